@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'models/', 'training/', 'artifacts/', 'data/', 'src/adapters/web/public/'] },
+  { ignores: ['node_modules/', 'dist/', 'models/', 'training/**/*.py', 'artifacts/', 'data/', 'src/adapters/web/public/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
