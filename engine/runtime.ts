@@ -1,0 +1,213 @@
+// The only module that touches onnxruntime-node (after transformers.js `backends/onnx.js`): a frozen
+// device → execution-provider table, session creation with errors that say how to fix them, and a thin
+// `run` that takes and returns plain typed arrays.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import ort from 'onnxruntime-node';
+import type { InferenceSession } from 'onnxruntime-node';
+import { EngineError } from './errors.ts';
+import type { Device } from './types.ts';
+
+export type TensorType = 'float32' | 'float16' | 'int32' | 'int64' | 'uint8' | 'bool' | 'float64' | 'int8';
+export type TensorData = Float32Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array | Float64Array | Int8Array;
+
+/** A plain tensor: what goes in and comes out of `Session.run`. float16 travels as raw bits in a Uint16Array. */
+export interface PlainTensor {
+  readonly type: TensorType;
+  readonly data: TensorData;
+  readonly dims: readonly number[];
+}
+
+/** Input or output metadata; a symbolic dimension is its name (e.g. `batch_size`). */
+export interface ValueInfo {
+  readonly name: string;
+  readonly type: TensorType;
+  readonly shape: readonly (number | string)[];
+}
+
+export interface SessionOptions {
+  readonly device?: Device;
+  readonly deviceId?: number;
+  readonly fallbackToCpu?: boolean;
+  readonly intraOpNumThreads?: number;
+}
+
+export type Feeds = Record<string, PlainTensor>;
+
+/** Called with every run's feeds and its duration; the benchmark uses it to replay the same calls bare. */
+export type RunObserver = (session: Session, feeds: Feeds, ms: number) => void;
+
+const supportedDevices = ['cpu', 'cuda', 'webgpu'] as const satisfies readonly Device[];
+
+export const executionProviders = Object.freeze({
+  cpu: () => ['cpu'],
+  cuda: (deviceId: number) => [{ name: 'cuda', deviceId }],
+  webgpu: () => ['webgpu'],
+} satisfies Record<Device, (deviceId: number) => InferenceSession.ExecutionProviderConfig[]>);
+
+// onnxruntime-node ships the CUDA provider separately (npm skips its download here); these must sit beside
+// libonnxruntime.so for `cuda` to load.
+const cudaProviderLibs = ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so'];
+
+function nativeBinaryDir(): string {
+  const pkgMain = createRequire(import.meta.url).resolve('onnxruntime-node');
+  return join(dirname(pkgMain), '..', 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+/** Why `device` cannot run here, or undefined when it may (ORT still has the last word at session creation). */
+export function providerUnavailableReason(device: Device): string | undefined {
+  if (device !== 'cuda') return undefined;
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    return `onnxruntime-node supports \`cuda\` only on Linux x64, this is ${process.platform}/${process.arch}. Use \`device: 'cpu'\`.`;
+  }
+  const dir = nativeBinaryDir();
+  const missing = cudaProviderLibs.filter((f) => !existsSync(join(dir, f)));
+  if (missing.length > 0) {
+    return (
+      `The CUDA execution provider is not installed: ${missing.join(', ')} missing from ${dir}. ` +
+      'Run `npm run setup:cuda` once (it needs internet, an NVIDIA GPU and CUDA 12 with cuDNN 9), ' +
+      "or use `device: 'cpu'` (or `fallbackToCpu: true`)."
+    );
+  }
+  return undefined;
+}
+
+function checkDevice(device: unknown): asserts device is Device {
+  if (!supportedDevices.includes(device as Device)) {
+    throw new EngineError(
+      'sd_engine_provider',
+      `Unsupported device: \`${String(device)}\`. Should be one of: ${supportedDevices.map((d) => `\`${d}\``).join(', ')}.`,
+    );
+  }
+}
+
+export class Session {
+  /** Total time spent inside onnxruntime's run, for GenerateResult.timings.modelMs. */
+  runMs = 0;
+  observer: RunObserver | undefined;
+
+  constructor(
+    readonly path: string,
+    readonly device: Device,
+    private readonly session: InferenceSession,
+    readonly inputs: readonly ValueInfo[],
+    readonly outputs: readonly ValueInfo[],
+  ) {}
+
+  input(name: string): ValueInfo | undefined {
+    return this.inputs.find((i) => i.name === name);
+  }
+
+  output(name: string): ValueInfo | undefined {
+    return this.outputs.find((o) => o.name === name);
+  }
+
+  async run(feeds: Feeds): Promise<Record<string, PlainTensor>> {
+    const start = performance.now();
+    const out = await this.runBare(feeds);
+    const ms = performance.now() - start;
+    this.runMs += ms;
+    this.observer?.(this, feeds, ms);
+    return out;
+  }
+
+  /** The bare session.run plus tensor wrapping, with no bookkeeping (the benchmark's baseline). */
+  async runBare(feeds: Feeds): Promise<Record<string, PlainTensor>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+    let results: InferenceSession.ReturnType;
+    try {
+      results = await this.session.run(ortFeeds);
+    } catch (cause) {
+      throw new EngineError('sd_engine_inference', `onnxruntime failed to run ${this.path}: ${(cause as Error).message}`, {
+        cause,
+        file: this.path,
+      });
+    }
+    const out: Record<string, PlainTensor> = {};
+    for (const [name, value] of Object.entries(results)) {
+      out[name] = { type: value.type as TensorType, data: value.data as TensorData, dims: value.dims };
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+// Fused graphs from onnxruntime's transformers optimizer use CUDA/WebGPU-only contrib ops; on CPU the
+// load fails with "Could not find an implementation for BiasSplitGelu(1) node".
+const missingKernel = /Could not find an implementation for (\w+)\(\d+\)/;
+
+function loadError(path: string, device: Device, cause: unknown): EngineError {
+  const message = (cause as Error)?.message ?? String(cause);
+  const kernel = missingKernel.exec(message);
+  if (kernel) {
+    return new EngineError(
+      'sd_engine_model_load',
+      `${path} uses the operator \`${kernel[1]}\`, which the \`${device}\` execution provider does not implement. ` +
+        'This looks like a graph optimized by onnxruntime for GPU (fused com.microsoft contrib ops such as BiasSplitGelu, ' +
+        'GroupNorm, MultiHeadAttention). Use a plain (unoptimized) export of this model on CPU, or run it with `device: \'cuda\'`.',
+      { cause, file: path },
+    );
+  }
+  if (device !== 'cpu' && /ExecutionProvider|shared library|adapter|webgpu|cuda|cudnn|cublas/i.test(message)) {
+    return new EngineError(
+      'sd_engine_provider',
+      `The \`${device}\` execution provider could not load ${path}: ${message.split('\n')[0]}. ` +
+        (device === 'webgpu'
+          ? 'WebGPU needs a GPU with Vulkan drivers (libvulkan.so.1) on Linux. '
+          : 'Check the CUDA 12 and cuDNN 9 libraries are on LD_LIBRARY_PATH. ') +
+        "Use `device: 'cpu'` or `fallbackToCpu: true` to run on the CPU.",
+      { cause, file: path },
+    );
+  }
+  return new EngineError('sd_engine_model_load', `onnxruntime could not load ${path}: ${message}`, { cause, file: path });
+}
+
+function toValueInfo(m: InferenceSession.ValueMetadata): ValueInfo {
+  if (!m.isTensor) return { name: m.name, type: 'float32', shape: [] };
+  return { name: m.name, type: m.type as TensorType, shape: [...m.shape] };
+}
+
+async function openSession(path: string, device: Device, options: SessionOptions): Promise<Session> {
+  const reason = providerUnavailableReason(device);
+  if (reason) throw new EngineError('sd_engine_provider', reason, { file: path });
+  const sessionOptions: InferenceSession.SessionOptions = {
+    executionProviders: executionProviders[device](options.deviceId ?? 0),
+    graphOptimizationLevel: 'all',
+    // Errors are turned into EngineErrors below; ORT's own log would repeat them on stderr.
+    logSeverityLevel: 4,
+    ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
+  };
+  let session: InferenceSession;
+  try {
+    // Loading by path lets onnxruntime resolve external weights (model.onnx_data, weights.pb) beside the model.
+    session = await ort.InferenceSession.create(path, sessionOptions);
+  } catch (cause) {
+    throw loadError(path, device, cause);
+  }
+  return new Session(path, device, session, session.inputMetadata.map(toValueInfo), session.outputMetadata.map(toValueInfo));
+}
+
+/**
+ * Opens an ONNX model on the requested device. An unavailable provider throws `sd_engine_provider` saying what
+ * is missing, unless `fallbackToCpu` is set.
+ */
+export async function createSession(path: string, options: SessionOptions = {}): Promise<Session> {
+  const device = options.device ?? 'cpu';
+  checkDevice(device);
+  if (!existsSync(path)) {
+    throw new EngineError('sd_engine_model_load', `Expected an ONNX model at ${path}, but the file does not exist.`, { file: path });
+  }
+  try {
+    return await openSession(path, device, options);
+  } catch (error) {
+    if (device !== 'cpu' && options.fallbackToCpu && error instanceof EngineError && error.code === 'sd_engine_provider') {
+      return openSession(path, 'cpu', options);
+    }
+    throw error;
+  }
+}
