@@ -1,0 +1,269 @@
+// Thin wrappers over the four SD sessions (after diffusers' OnnxRuntimeModel / optimum's ORTModelPart).
+// Each reads its session's metadata once and adapts: int32/int64 ids, the timestep's dtype and rank, fp16 or
+// fp32 I/O, VAE encoder `latent_sample` vs `latent_parameters`, LCM's `timestep_cond`.
+import { EngineError } from './errors.ts';
+import { float16ToFloat32, float32ToFloat16 } from './fp16.ts';
+import type { TorchGenerator } from './random.ts';
+import type { PlainTensor, Session, TensorType, ValueInfo } from './runtime.ts';
+
+/** An fp32 tensor on the JS side; fp16 conversion happens at the session boundary only. */
+export interface Float32Tensor {
+  readonly data: Float32Array;
+  readonly dims: readonly number[];
+}
+
+function fail(session: Session, message: string): never {
+  throw new EngineError('sd_engine_model_load', `${session.path}: ${message}`, { file: session.path });
+}
+
+function describe(info: ValueInfo): string {
+  return `\`${info.name}\` ${info.type} [${info.shape.join(', ')}]`;
+}
+
+function requireInput(session: Session, name: string, what: string, types: readonly TensorType[], rank?: number): ValueInfo {
+  const info = session.input(name);
+  const have = session.inputs.map(describe).join(', ') || 'none';
+  if (!info) fail(session, `expected an input \`${name}\` (${what}); the model's inputs are ${have}.`);
+  if (!types.includes(info.type)) fail(session, `expected input \`${name}\` to be ${types.join(' or ')}, got ${info.type}.`);
+  if (rank !== undefined && info.shape.length !== rank) fail(session, `expected input \`${name}\` to have ${rank} dimensions, got [${info.shape.join(', ')}].`);
+  return info;
+}
+
+function requireOutput(session: Session, names: readonly string[], what: string, rank?: number): ValueInfo {
+  const info = names.map((n) => session.output(n)).find((o) => o !== undefined);
+  if (!info) {
+    fail(session, `expected an output ${names.map((n) => `\`${n}\``).join(' or ')} (${what}); the model's outputs are ${session.outputs.map(describe).join(', ') || 'none'}.`);
+  }
+  if (!['float32', 'float16'].includes(info.type)) fail(session, `expected output \`${info.name}\` to be float32 or float16, got ${info.type}.`);
+  if (rank !== undefined && info.shape.length !== rank) fail(session, `expected output \`${info.name}\` to have ${rank} dimensions, got [${info.shape.join(', ')}].`);
+  return info;
+}
+
+const floatTypes = ['float32', 'float16'] as const;
+
+function toFeed(info: ValueInfo, data: Float32Array, dims: readonly number[]): PlainTensor {
+  return info.type === 'float16' ? { type: 'float16', data: float32ToFloat16(data), dims } : { type: 'float32', data, dims };
+}
+
+function toFloat32(t: PlainTensor): Float32Tensor {
+  if (t.type === 'float32') return { data: t.data as Float32Array, dims: t.dims };
+  if (t.type === 'float16') return { data: float16ToFloat32(t.data as Uint16Array), dims: t.dims };
+  throw new EngineError('sd_engine_inference', `Expected a float32 or float16 output, got ${t.type}.`);
+}
+
+/** A fixed (exported-static) batch size, or undefined when the batch axis is symbolic. */
+function staticBatch(info: ValueInfo): number | undefined {
+  const d = info.shape[0];
+  return typeof d === 'number' && d > 0 ? d : undefined;
+}
+
+/** Splits a batch along axis 0 into runs of the session's static batch size (all at once when dynamic). */
+async function inChunks(
+  batch: number,
+  chunk: number | undefined,
+  run: (start: number, count: number) => Promise<Float32Tensor>,
+): Promise<Float32Tensor> {
+  const size = chunk ?? batch;
+  if (size === batch) return run(0, batch);
+  if (size > batch || batch % size !== 0) {
+    throw new EngineError('sd_engine_invalid_input', `This model was exported with a fixed batch size of ${size}; a batch of ${batch} does not split into it.`);
+  }
+  const parts: Float32Tensor[] = [];
+  for (let start = 0; start < batch; start += size) parts.push(await run(start, size));
+  const out = new Float32Array(parts.reduce((n, p) => n + p.data.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p.data, at);
+    at += p.data.length;
+  }
+  return { data: out, dims: [batch, ...parts[0].dims.slice(1)] };
+}
+
+function slice(data: Float32Array, batch: number, start: number, count: number): Float32Array {
+  const per = data.length / batch;
+  return data.subarray(start * per, (start + count) * per);
+}
+
+export class TextEncoder {
+  readonly ids: ValueInfo;
+  readonly hidden: ValueInfo;
+
+  constructor(readonly session: Session) {
+    this.ids = requireInput(session, 'input_ids', 'token ids', ['int32', 'int64'], 2);
+    this.hidden = requireOutput(session, ['last_hidden_state'], 'the token embeddings', 3);
+  }
+
+  /** Fixed sequence length of the export, if any (the tokenizer pads to its own max length otherwise). */
+  get sequenceLength(): number | undefined {
+    const d = this.ids.shape[1];
+    return typeof d === 'number' && d > 0 ? d : undefined;
+  }
+
+  /** Token ids (each row padded to the same length) → last_hidden_state [batch, length, hidden]. */
+  async encode(rows: readonly (readonly number[])[]): Promise<Float32Tensor> {
+    const length = rows[0].length;
+    return inChunks(rows.length, staticBatch(this.ids), async (start, count) => {
+      const flat = rows.slice(start, start + count).flat();
+      const data = this.ids.type === 'int64' ? BigInt64Array.from(flat, (v) => BigInt(v)) : Int32Array.from(flat);
+      const out = await this.session.run({ input_ids: { type: this.ids.type, data, dims: [count, length] } });
+      return toFloat32(out[this.hidden.name]);
+    });
+  }
+}
+
+export interface UnetInputs {
+  /** [batch, C, h, w], already scaled by the scheduler. */
+  readonly sample: Float32Tensor;
+  readonly timestep: number;
+  /** [batch, length, hidden]. */
+  readonly encoderHiddenStates: Float32Tensor;
+  /** LCM guidance embedding [batch, dim]. */
+  readonly timestepCond?: Float32Tensor;
+}
+
+export class Unet {
+  readonly sample: ValueInfo;
+  readonly timestep: ValueInfo;
+  readonly hidden: ValueInfo;
+  readonly timestepCond: ValueInfo | undefined;
+  readonly out: ValueInfo;
+
+  constructor(readonly session: Session) {
+    if (session.input('text_embeds') || session.input('time_ids')) {
+      fail(session, 'this UNet takes `text_embeds`/`time_ids`, so it is an SDXL UNet; SDXL is not supported yet.');
+    }
+    this.sample = requireInput(session, 'sample', 'the noisy latents', floatTypes, 4);
+    this.timestep = requireInput(session, 'timestep', 'the timestep', ['int64', 'int32', 'float32', 'float16']);
+    if (this.timestep.shape.length > 1) fail(session, `expected input \`timestep\` to be a scalar or 1-D, got [${this.timestep.shape.join(', ')}].`);
+    this.hidden = requireInput(session, 'encoder_hidden_states', 'the text embeddings', floatTypes, 3);
+    const cond = session.input('timestep_cond');
+    if (cond) requireInput(session, 'timestep_cond', 'the LCM guidance embedding', floatTypes, 2);
+    this.timestepCond = cond;
+    this.out = requireOutput(session, ['out_sample'], 'the predicted noise', 4);
+  }
+
+  get latentChannels(): number | undefined {
+    const d = this.sample.shape[1];
+    return typeof d === 'number' ? d : undefined;
+  }
+
+  /** LCM guidance embedding size, from the input's static shape. */
+  get timestepCondDim(): number | undefined {
+    const d = this.timestepCond?.shape[1];
+    return typeof d === 'number' ? d : undefined;
+  }
+
+  /**
+   * The timestep as the export wants it (diffusers reads the dtype from the session; optimum ≥ Nov 2024 takes a
+   * scalar). A 1-D timestep gets one value, broadcast by the graph, unless its axis is the sample's batch axis.
+   */
+  private timestepFeed(t: number, batch: number): PlainTensor {
+    const shape = this.timestep.shape;
+    const length = shape.length === 0 ? 1 : typeof shape[0] === 'number' ? shape[0] : shape[0] === this.sample.shape[0] ? batch : 1;
+    const dims = shape.length === 0 ? [] : [length];
+    const values = new Array<number>(length).fill(t);
+    switch (this.timestep.type) {
+      // numpy's float → int cast truncates, as in diffusers' `np.array([t], dtype=timestep_dtype)`.
+      case 'int64':
+        return { type: 'int64', data: BigInt64Array.from(values, (v) => BigInt(Math.trunc(v))), dims };
+      case 'int32':
+        return { type: 'int32', data: Int32Array.from(values, (v) => Math.trunc(v)), dims };
+      case 'float16':
+        return { type: 'float16', data: float32ToFloat16(Float32Array.from(values)), dims };
+      default:
+        return { type: 'float32', data: Float32Array.from(values), dims };
+    }
+  }
+
+  async predict(inputs: UnetInputs): Promise<Float32Tensor> {
+    const batch = inputs.sample.dims[0];
+    return inChunks(batch, staticBatch(this.sample), async (start, count) => {
+      const feeds: Record<string, PlainTensor> = {
+        sample: toFeed(this.sample, slice(inputs.sample.data, batch, start, count), [count, ...inputs.sample.dims.slice(1)]),
+        timestep: this.timestepFeed(inputs.timestep, count),
+        encoder_hidden_states: toFeed(this.hidden, slice(inputs.encoderHiddenStates.data, batch, start, count), [
+          count,
+          ...inputs.encoderHiddenStates.dims.slice(1),
+        ]),
+      };
+      if (this.timestepCond) {
+        if (!inputs.timestepCond) throw new EngineError('sd_engine_inference', `${this.session.path} needs \`timestep_cond\` (LCM guidance embedding).`);
+        feeds.timestep_cond = toFeed(this.timestepCond, slice(inputs.timestepCond.data, batch, start, count), [count, inputs.timestepCond.dims[1]]);
+      }
+      const out = await this.session.run(feeds);
+      return toFloat32(out[this.out.name]);
+    });
+  }
+}
+
+export class VaeDecoder {
+  readonly latent: ValueInfo;
+  readonly out: ValueInfo;
+
+  constructor(readonly session: Session) {
+    this.latent = requireInput(session, 'latent_sample', 'the latents to decode', floatTypes, 4);
+    this.out = requireOutput(session, ['sample'], 'the decoded image', 4);
+  }
+
+  /**
+   * VAE latents (already ÷ scaling factor) [batch, C, h, w] → images in [-1, 1] [batch, 3, H, W]. One image per
+   * run, as diffusers' ONNX pipeline does: the decoder's activations at full size dominate memory.
+   */
+  async decode(latents: Float32Tensor): Promise<Float32Tensor> {
+    const batch = latents.dims[0];
+    return inChunks(batch, staticBatch(this.latent) ?? 1, async (start, count) => {
+      const out = await this.session.run({
+        latent_sample: toFeed(this.latent, slice(latents.data, batch, start, count), [count, ...latents.dims.slice(1)]),
+      });
+      return toFloat32(out[this.out.name]);
+    });
+  }
+}
+
+export class VaeEncoder {
+  readonly image: ValueInfo;
+  readonly out: ValueInfo;
+  /** `latent_parameters` (mean ‖ logvar) means we sample the posterior ourselves, with the torch generator. */
+  readonly returnsParameters: boolean;
+
+  constructor(readonly session: Session) {
+    this.image = requireInput(session, 'sample', 'the image to encode', floatTypes, 4);
+    this.out = requireOutput(session, ['latent_sample', 'latent_parameters'], 'the image latents', 4);
+    this.returnsParameters = this.out.name === 'latent_parameters';
+  }
+
+  /**
+   * One image in [-1, 1] [1, 3, H, W] → unscaled VAE latents [generators.length, C, h, w]. With
+   * `latent_parameters`, image i is sampled from the posterior with generators[i] (diffusers'
+   * DiagonalGaussianDistribution.sample), or takes its mean when `mode` is set.
+   */
+  async encode(image: Float32Tensor, generators: readonly TorchGenerator[], mode = false): Promise<Float32Tensor> {
+    const out = await this.session.run({ sample: toFeed(this.image, image.data, image.dims) });
+    const encoded = toFloat32(out[this.out.name]);
+    const [, channels, h, w] = encoded.dims;
+    const count = generators.length;
+    if (!this.returnsParameters) {
+      const data = new Float32Array(encoded.data.length * count);
+      for (let i = 0; i < count; i++) data.set(encoded.data, i * encoded.data.length);
+      return { data, dims: [count, channels, h, w] };
+    }
+    const latentChannels = channels / 2;
+    const plane = latentChannels * h * w;
+    const mean = encoded.data.subarray(0, plane);
+    const logvar = encoded.data.subarray(plane, 2 * plane);
+    const data = new Float32Array(plane * count);
+    for (let i = 0; i < count; i++) {
+      const target = data.subarray(i * plane, (i + 1) * plane);
+      if (mode) {
+        target.set(mean);
+        continue;
+      }
+      const noise = generators[i].randn([1, latentChannels, h, w]);
+      for (let j = 0; j < plane; j++) {
+        const std = Math.exp(0.5 * Math.min(20, Math.max(-30, logvar[j])));
+        target[j] = mean[j] + std * noise[j];
+      }
+    }
+    return { data, dims: [count, latentChannels, h, w] };
+  }
+}

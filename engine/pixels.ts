@@ -1,0 +1,29 @@
+// Conversions between 8-bit interleaved RGB images and planar float tensors (NCHW).
+import type { RgbImage } from './types.ts';
+
+/** RGB bytes → [1, 3, H, W] in [-1, 1], as diffusers' VaeImageProcessor.preprocess (x/255·2 − 1). */
+export function rgbToPlanar(image: RgbImage): Float32Array {
+  const plane = image.width * image.height;
+  const out = new Float32Array(plane * 3);
+  for (let p = 0; p < plane; p++) {
+    for (let c = 0; c < 3; c++) out[c * plane + p] = (image.data[p * 3 + c] / 255) * 2 - 1;
+  }
+  return out;
+}
+
+/**
+ * One image of an NCHW float batch in [lo, hi] → RGB bytes: clamp, then round(x·255) as diffusers' numpy_to_pil.
+ * `offset` is the index of the image's first value.
+ */
+export function planarToRgb(pixels: Float32Array, height: number, width: number, lo: number, hi: number, offset = 0): RgbImage {
+  const plane = height * width;
+  const data = new Uint8Array(plane * 3);
+  const scale = 1 / (hi - lo);
+  for (let p = 0; p < plane; p++) {
+    for (let c = 0; c < 3; c++) {
+      const v = (pixels[offset + c * plane + p] - lo) * scale;
+      data[p * 3 + c] = v <= 0 ? 0 : v >= 1 ? 255 : Math.round(v * 255);
+    }
+  }
+  return { width, height, data };
+}
