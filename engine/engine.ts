@@ -1,0 +1,157 @@
+// createEngine(): the async face of the pipeline. The pipeline runs in a worker thread; this side posts
+// requests, relays progress, forwards aborts, and turns a dead worker into `sd_engine_worker_crashed` for the
+// running jobs, starting a fresh worker for the next one.
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { EngineError } from './errors.ts';
+import type { Engine, EngineOptions, GenerateOptions, GenerateResult, ModelInfo } from './types.ts';
+import { fromWireError } from './worker-protocol.ts';
+import type { FromWorker, ToWorker, WireGenerateOptions, WorkerInit } from './worker-protocol.ts';
+
+/** Folder name of the model shipped under models/; see models/README. */
+export const embeddedModelName = 'default';
+export const defaultModelDir = fileURLToPath(new URL(`../models/${embeddedModelName}`, import.meta.url));
+
+const workerUrl = new URL('./worker.ts', import.meta.url);
+
+interface Job {
+  readonly resolve: (result: GenerateResult) => void;
+  readonly reject: (error: Error) => void;
+  readonly onProgress: GenerateOptions['onProgress'];
+  readonly cleanup: () => void;
+}
+
+// The worker must load .ts files too: reuse this process's loader flags, adding tsx when none is present.
+function workerExecArgv(): string[] {
+  const argv = process.execArgv;
+  return argv.some((a) => a.includes('tsx')) ? argv : [...argv, '--import', 'tsx'];
+}
+
+export class WorkerEngine implements Engine {
+  #info: ModelInfo | undefined;
+  #worker: Worker | undefined;
+  #starting: Promise<Worker> | undefined;
+  #jobs = new Map<number, Job>();
+  #nextId = 1;
+  #closed = false;
+  readonly #init: WorkerInit;
+
+  constructor(options: EngineOptions = {}) {
+    this.#init = {
+      modelDir: options.modelDir ?? defaultModelDir,
+      sessionOptions: {
+        device: options.device ?? 'cpu',
+        deviceId: options.deviceId ?? 0,
+        fallbackToCpu: options.fallbackToCpu ?? false,
+        intraOpNumThreads: options.intraOpNumThreads ?? 0,
+      },
+    };
+  }
+
+  get info(): ModelInfo {
+    if (!this.#info) throw new Error('The engine is not started; use `await createEngine(options)`.');
+    return this.#info;
+  }
+
+  /** Starts (or restarts) the worker and waits until the model is loaded. */
+  start(): Promise<Worker> {
+    this.#starting ??= new Promise<Worker>((resolve, reject) => {
+      const worker = new Worker(workerUrl, { workerData: this.#init, execArgv: workerExecArgv() });
+      let ready = false;
+      let lastError: Error | undefined;
+      worker.on('message', (message: FromWorker) => {
+        if (message.type === 'ready') {
+          ready = true;
+          this.#info = message.info;
+          this.#worker = worker;
+          resolve(worker);
+        } else if (message.type === 'load-error') {
+          lastError = fromWireError(message.error);
+        } else {
+          this.#onMessage(message);
+        }
+      });
+      worker.on('error', (error) => {
+        lastError = error;
+      });
+      worker.on('exit', (code) => {
+        this.#worker = undefined;
+        this.#starting = undefined;
+        if (!ready) {
+          reject(lastError ?? new EngineError('sd_engine_worker_crashed', `The engine worker exited with code ${code} while loading the model.`));
+          return;
+        }
+        this.#failAll(
+          new EngineError(
+            'sd_engine_worker_crashed',
+            `The engine worker stopped (exit code ${code}${lastError ? `: ${lastError.message}` : ''}); the next request starts a new one.`,
+            { cause: lastError },
+          ),
+        );
+      });
+    });
+    return this.#starting;
+  }
+
+  #onMessage(message: FromWorker): void {
+    if (message.type === 'ready' || message.type === 'load-error') return;
+    const job = this.#jobs.get(message.id);
+    if (!job) return;
+    if (message.type === 'progress') {
+      job.onProgress?.({ step: message.step, totalSteps: message.totalSteps, ...(message.preview ? { preview: message.preview } : {}) });
+      return;
+    }
+    this.#jobs.delete(message.id);
+    job.cleanup();
+    if (message.type === 'result') job.resolve(message.result);
+    else job.reject(fromWireError(message.error));
+  }
+
+  #failAll(error: EngineError): void {
+    const jobs = [...this.#jobs.values()];
+    this.#jobs.clear();
+    for (const job of jobs) {
+      job.cleanup();
+      job.reject(error);
+    }
+  }
+
+  async generate(options: GenerateOptions): Promise<GenerateResult> {
+    if (this.#closed) throw new EngineError('sd_engine_aborted', 'The engine is closed; create a new one with createEngine().');
+    const { signal, onProgress, ...rest } = options;
+    if (signal?.aborted) throw new EngineError('sd_engine_aborted', 'Generation aborted before it started.', { cause: signal.reason });
+    const worker = this.#worker ?? (await this.start());
+    const id = this.#nextId++;
+    // Copy the init image: transferring the caller's own buffer would detach it.
+    const wire: WireGenerateOptions = rest.image ? { ...rest, image: { ...rest.image, data: rest.image.data.slice() } } : rest;
+    return new Promise<GenerateResult>((resolve, reject) => {
+      const onAbort = () => {
+        const message: ToWorker = { type: 'abort', id, reason: String(signal?.reason ?? 'aborted') };
+        this.#worker?.postMessage(message);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#jobs.set(id, { resolve, reject, onProgress, cleanup: () => signal?.removeEventListener('abort', onAbort) });
+      const message: ToWorker = { type: 'generate', id, options: wire, progress: onProgress !== undefined };
+      worker.postMessage(message, wire.image ? [wire.image.data.buffer as ArrayBuffer] : []);
+    });
+  }
+
+  /** Stops the worker now, as a crash would (tests use it to check crash handling). */
+  async kill(): Promise<void> {
+    await this.#worker?.terminate();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    const worker = this.#worker;
+    this.#failAll(new EngineError('sd_engine_aborted', 'The engine was closed while this generation was running.'));
+    await worker?.terminate();
+  }
+}
+
+/** Loads the model in a worker thread and resolves once it is ready to generate. */
+export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  const engine = new WorkerEngine(options);
+  await engine.start();
+  return engine;
+}
