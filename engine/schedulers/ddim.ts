@@ -1,0 +1,121 @@
+// DDIMScheduler (diffusers scheduling_ddim.py): deterministic for eta = 0.
+import type { TorchGenerator } from '../random.ts';
+import {
+  ConfigReader,
+  addNoiseAlpha,
+  alphaAt,
+  batchNoise,
+  checkBeginIndex,
+  checkSameLength,
+  checkSteps,
+  predictX0,
+  spacedTimesteps,
+  thresholdSample,
+  trainingSchedule,
+} from './common.ts';
+import type { PredictionType, TimestepSpacing, TrainingSchedule } from './common.ts';
+import type { Scheduler, SchedulerConfigJson, SchedulerOutput } from './scheduler.ts';
+
+export class DDIMScheduler implements Scheduler {
+  readonly order = 1;
+  readonly initNoiseSigma = 1;
+  readonly schedule: TrainingSchedule;
+  readonly predictionType: PredictionType;
+  readonly clipSample: boolean;
+  readonly clipSampleRange: number;
+  readonly thresholding: boolean;
+  readonly dynamicThresholdingRatio: number;
+  readonly sampleMaxValue: number;
+  readonly stepsOffset: number;
+  readonly timestepSpacing: TimestepSpacing;
+  readonly finalAlphaCumprod: number;
+  /** diffusers' `eta` step argument: 0 is DDIM, 1 is DDPM-like; > 0 draws noise from the generators. */
+  eta = 0;
+  /** Items in the batch; only thresholding needs it (one quantile per item). */
+  batchSize = 1;
+  timesteps: number[] = [];
+  numInferenceSteps: number | undefined;
+  beginIndex: number | undefined;
+
+  constructor(config: SchedulerConfigJson = {}) {
+    const r = new ConfigReader(config, 'DDIMScheduler');
+    this.schedule = trainingSchedule(r, { betaStart: 0.0001, betaEnd: 0.02, betaSchedule: 'linear' }, false);
+    this.predictionType = r.choice<PredictionType>('prediction_type', 'epsilon', ['epsilon', 'v_prediction', 'sample']);
+    this.clipSample = r.boolean('clip_sample', true);
+    this.clipSampleRange = r.number('clip_sample_range', 1);
+    this.thresholding = r.boolean('thresholding', false);
+    this.dynamicThresholdingRatio = r.number('dynamic_thresholding_ratio', 0.995);
+    this.sampleMaxValue = r.number('sample_max_value', 1);
+    this.stepsOffset = r.integer('steps_offset', 0, 0);
+    this.timestepSpacing = r.choice<TimestepSpacing>('timestep_spacing', 'leading', ['leading', 'trailing', 'linspace']);
+    this.finalAlphaCumprod = r.boolean('set_alpha_to_one', true) ? 1 : this.schedule.alphasCumprod[0];
+  }
+
+  setTimesteps(numInferenceSteps: number): void {
+    checkSteps(numInferenceSteps, this.schedule.numTrainTimesteps, 'DDIMScheduler');
+    this.numInferenceSteps = numInferenceSteps;
+    this.timesteps = spacedTimesteps(this.timestepSpacing, this.schedule.numTrainTimesteps, numInferenceSteps, this.stepsOffset, true);
+    this.beginIndex = undefined;
+  }
+
+  /** DDIM steps are keyed by the timestep itself, so img2img only needs the caller to start at timesteps[beginIndex]. */
+  setBeginIndex(beginIndex: number): void {
+    checkBeginIndex(beginIndex, this.timesteps.length, 'DDIMScheduler');
+    this.beginIndex = beginIndex;
+  }
+
+  scaleModelInput(sample: Float32Array, _timestep: number): Float32Array {
+    return sample;
+  }
+
+  #alphaPrev(prevTimestep: number): number {
+    return prevTimestep >= 0 ? this.schedule.alphasCumprod[prevTimestep] : this.finalAlphaCumprod;
+  }
+
+  /** diffusers' _get_variance(timestep, prev_timestep). */
+  getVariance(timestep: number, prevTimestep: number): number {
+    const alphaProd = alphaAt(this.schedule.alphasCumprod, timestep, 'DDIMScheduler');
+    const alphaPrev = this.#alphaPrev(prevTimestep);
+    return ((1 - alphaPrev) / (1 - alphaProd)) * (1 - alphaProd / alphaPrev);
+  }
+
+  step(modelOutput: Float32Array, timestep: number, sample: Float32Array, generators?: readonly TorchGenerator[]): SchedulerOutput {
+    if (this.numInferenceSteps === undefined) throw new Error('DDIMScheduler.step needs setTimesteps(numInferenceSteps) first');
+    checkSameLength(modelOutput, sample, 'modelOutput and sample');
+    const prevTimestep = timestep - Math.floor(this.schedule.numTrainTimesteps / this.numInferenceSteps);
+    const alphaProd = alphaAt(this.schedule.alphasCumprod, timestep, 'DDIMScheduler');
+    const alphaPrev = this.#alphaPrev(prevTimestep);
+    const n = sample.length;
+
+    const x0 = new Float32Array(n);
+    predictX0(this.predictionType, modelOutput, sample, alphaProd, x0);
+    const sqrtA = Math.sqrt(alphaProd);
+    const sqrtB = Math.sqrt(1 - alphaProd);
+    // ε is taken from the unclipped x0, as diffusers does without use_clipped_model_output.
+    const eps = new Float32Array(n);
+    if (this.predictionType === 'epsilon') eps.set(modelOutput);
+    else if (this.predictionType === 'v_prediction') for (let i = 0; i < n; i++) eps[i] = sqrtA * modelOutput[i] + sqrtB * sample[i];
+    else for (let i = 0; i < n; i++) eps[i] = (sample[i] - sqrtA * x0[i]) / sqrtB;
+
+    if (this.thresholding) thresholdSample(x0, this.batchSize, this.dynamicThresholdingRatio, this.sampleMaxValue);
+    else if (this.clipSample) {
+      const c = this.clipSampleRange;
+      for (let i = 0; i < n; i++) x0[i] = Math.min(Math.max(x0[i], -c), c);
+    }
+
+    const stdDev = this.eta * Math.sqrt(this.getVariance(timestep, prevTimestep));
+    const dirCoeff = Math.sqrt(1 - alphaPrev - stdDev * stdDev);
+    const x0Coeff = Math.sqrt(alphaPrev);
+    const prev = new Float32Array(n);
+    for (let i = 0; i < n; i++) prev[i] = x0Coeff * x0[i] + dirCoeff * eps[i];
+    if (this.eta > 0) {
+      const noise = batchNoise(n, generators);
+      for (let i = 0; i < n; i++) prev[i] += stdDev * noise[i];
+    }
+    return { prevSample: prev, predOriginalSample: x0 };
+  }
+
+  addNoise(originalSamples: Float32Array, noise: Float32Array, timestep: number): Float32Array {
+    return addNoiseAlpha(originalSamples, noise, alphaAt(this.schedule.alphasCumprod, timestep, 'DDIMScheduler'));
+  }
+}

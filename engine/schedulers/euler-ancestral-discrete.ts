@@ -1,0 +1,107 @@
+// EulerAncestralDiscreteScheduler (diffusers scheduling_euler_ancestral_discrete.py): an Euler step to σ_down
+// plus fresh noise of σ_up. Noise is drawn on every step, the last included (σ_up = 0 there), so the
+// generator stream stays aligned with diffusers.
+import type { TorchGenerator } from '../random.ts';
+import {
+  ConfigReader,
+  SigmaCursor,
+  batchNoise,
+  checkSameLength,
+  checkSteps,
+  f32,
+  interpOnIndex,
+  spacedTimesteps,
+  trainingSchedule,
+  trainingSigmas,
+} from './common.ts';
+import type { TimestepSpacing, TrainingSchedule } from './common.ts';
+import { npTrainTimesteps } from './euler-discrete.ts';
+import type { Scheduler, SchedulerConfigJson, SchedulerOutput } from './scheduler.ts';
+
+// diffusers raises NotImplementedError for `sample` here.
+type AncestralPrediction = 'epsilon' | 'v_prediction';
+
+export class EulerAncestralDiscreteScheduler implements Scheduler {
+  readonly order = 1;
+  readonly schedule: TrainingSchedule;
+  readonly predictionType: AncestralPrediction;
+  readonly timestepSpacing: TimestepSpacing;
+  readonly stepsOffset: number;
+  numInferenceSteps: number | undefined;
+  readonly #cursor = new SigmaCursor('EulerAncestralDiscreteScheduler');
+
+  constructor(config: SchedulerConfigJson = {}) {
+    const r = new ConfigReader(config, 'EulerAncestralDiscreteScheduler');
+    this.schedule = trainingSchedule(r, { betaStart: 0.0001, betaEnd: 0.02, betaSchedule: 'linear' }, true);
+    this.predictionType = r.choice<AncestralPrediction>('prediction_type', 'epsilon', ['epsilon', 'v_prediction']);
+    this.timestepSpacing = r.choice<TimestepSpacing>('timestep_spacing', 'linspace', ['linspace', 'leading', 'trailing']);
+    this.stepsOffset = r.integer('steps_offset', 0, 0);
+    const train = trainingSigmas(this.schedule.alphasCumprod);
+    const sigmas = new Float32Array(train.length + 1);
+    sigmas.set(train.reverse());
+    this.#cursor.reset(npTrainTimesteps(this.schedule.numTrainTimesteps), sigmas);
+  }
+
+  get timesteps(): readonly number[] {
+    return this.#cursor.timesteps;
+  }
+
+  get sigmas(): Float32Array {
+    return this.#cursor.sigmas;
+  }
+
+  get initNoiseSigma(): number {
+    let max = 0;
+    for (const s of this.sigmas) max = Math.max(max, s);
+    return this.timestepSpacing === 'leading' ? f32(Math.sqrt(f32(f32(max * max) + 1))) : max;
+  }
+
+  get stepIndex(): number | undefined {
+    return this.#cursor.stepIndex;
+  }
+
+  setTimesteps(numInferenceSteps: number): void {
+    const numTrain = this.schedule.numTrainTimesteps;
+    checkSteps(numInferenceSteps, numTrain, 'EulerAncestralDiscreteScheduler');
+    this.numInferenceSteps = numInferenceSteps;
+    const timesteps = spacedTimesteps(this.timestepSpacing, numTrain, numInferenceSteps, this.stepsOffset, false);
+    const train = trainingSigmas(this.schedule.alphasCumprod);
+    this.#cursor.reset(timesteps, Float32Array.from([...timesteps.map((t) => interpOnIndex(t, train)), 0]));
+  }
+
+  setBeginIndex(beginIndex: number): void {
+    this.#cursor.setBeginIndex(beginIndex);
+  }
+
+  scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
+    return this.#cursor.scale(sample, timestep);
+  }
+
+  step(modelOutput: Float32Array, timestep: number, sample: Float32Array, generators?: readonly TorchGenerator[]): SchedulerOutput {
+    checkSameLength(modelOutput, sample, 'modelOutput and sample');
+    const index = this.#cursor.current(timestep);
+    const sigmaFrom = this.sigmas[index];
+    const sigmaTo = this.sigmas[index + 1];
+    const sigmaUp = Math.sqrt((sigmaTo * sigmaTo * (sigmaFrom * sigmaFrom - sigmaTo * sigmaTo)) / (sigmaFrom * sigmaFrom));
+    const sigmaDown = Math.sqrt(sigmaTo * sigmaTo - sigmaUp * sigmaUp);
+    const dt = sigmaDown - sigmaFrom;
+    const n = sample.length;
+    const x0 = new Float32Array(n);
+    if (this.predictionType === 'epsilon') {
+      for (let i = 0; i < n; i++) x0[i] = sample[i] - sigmaFrom * modelOutput[i];
+    } else {
+      const a = -sigmaFrom / Math.sqrt(sigmaFrom * sigmaFrom + 1);
+      const b = 1 / (sigmaFrom * sigmaFrom + 1);
+      for (let i = 0; i < n; i++) x0[i] = modelOutput[i] * a + sample[i] * b;
+    }
+    const noise = batchNoise(n, generators);
+    const prev = new Float32Array(n);
+    for (let i = 0; i < n; i++) prev[i] = sample[i] + ((sample[i] - x0[i]) / sigmaFrom) * dt + noise[i] * sigmaUp;
+    this.#cursor.advance();
+    return { prevSample: prev, predOriginalSample: x0 };
+  }
+
+  addNoise(originalSamples: Float32Array, noise: Float32Array, timestep: number): Float32Array {
+    return this.#cursor.addNoise(originalSamples, noise, timestep);
+  }
+}
