@@ -3,16 +3,8 @@
 import { randomInt } from 'node:crypto';
 import { EngineError } from './errors.ts';
 import type { ModelFolder } from './model-folder.ts';
+import { isSchedulerName, schedulerNames } from './schedulers/index.ts';
 import type { GenerateOptions, RgbImage, SchedulerName } from './types.ts';
-
-export const schedulerNames: readonly SchedulerName[] = [
-  'DDIMScheduler',
-  'PNDMScheduler',
-  'EulerDiscreteScheduler',
-  'EulerAncestralDiscreteScheduler',
-  'DPMSolverMultistepScheduler',
-  'LCMScheduler',
-];
 
 export const limits = {
   maxSide: 2048,
@@ -93,7 +85,7 @@ export function checkInputs(options: GenerateOptions, model: ModelFolder): Resol
   const negativePrompt = options.negativePrompt ?? '';
   if (typeof negativePrompt !== 'string') invalid(`Expected \`negativePrompt\` to be a string, got ${shown(negativePrompt)}`);
   const scheduler = options.scheduler ?? model.defaultScheduler;
-  if (!schedulerNames.includes(scheduler)) {
+  if (!isSchedulerName(scheduler)) {
     invalid(`Expected \`scheduler\` to be one of ${schedulerNames.map((s) => `\`${s}\``).join(', ')}, got ${shown(scheduler)}`);
   }
   const image = options.image === undefined ? undefined : checkImage(options.image);

@@ -21,10 +21,11 @@ interface Job {
   readonly cleanup: () => void;
 }
 
-// The worker must load .ts files too: reuse this process's loader flags, adding tsx when none is present.
-function workerExecArgv(): string[] {
-  const argv = process.execArgv;
-  return argv.some((a) => a.includes('tsx')) ? argv : [...argv, '--import', 'tsx'];
+// Node 20 does not carry tsx's loader hooks into workers, so the worker starts from a tiny script that
+// registers tsx and then imports the TypeScript entry.
+function workerBootstrap(): string {
+  const tsx = import.meta.resolve('tsx/esm/api');
+  return `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(workerUrl.href)}); });`;
 }
 
 export class WorkerEngine implements Engine {
@@ -56,7 +57,7 @@ export class WorkerEngine implements Engine {
   /** Starts (or restarts) the worker and waits until the model is loaded. */
   start(): Promise<Worker> {
     this.#starting ??= new Promise<Worker>((resolve, reject) => {
-      const worker = new Worker(workerUrl, { workerData: this.#init, execArgv: workerExecArgv() });
+      const worker = new Worker(workerBootstrap(), { eval: true, workerData: this.#init });
       let ready = false;
       let lastError: Error | undefined;
       worker.on('message', (message: FromWorker) => {

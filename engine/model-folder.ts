@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { EngineError } from './errors.ts';
+import { isSchedulerName } from './schedulers/index.ts';
 import type { SchedulerConfigJson } from './schedulers/scheduler.ts';
 import type { SchedulerName } from './types.ts';
 
@@ -15,15 +16,6 @@ export const sd15LatentRgbFactors: readonly (readonly number[])[] = [
   [-0.212, -0.2616, -0.7177],
 ];
 export const defaultScalingFactor = 0.18215;
-
-const knownSchedulers: readonly SchedulerName[] = [
-  'DDIMScheduler',
-  'PNDMScheduler',
-  'EulerDiscreteScheduler',
-  'EulerAncestralDiscreteScheduler',
-  'DPMSolverMultistepScheduler',
-  'LCMScheduler',
-];
 
 const sdxlPipelines = ['StableDiffusionXLPipeline', 'ORTStableDiffusionXLPipeline', 'LCMStableDiffusionXLPipeline', 'StableDiffusionXLImg2ImgPipeline', 'ORTStableDiffusionXLImg2ImgPipeline'];
 
@@ -163,8 +155,8 @@ export function readModelFolder(dirInput: string): ModelFolder {
   const schedulerClass = schedulerConfig._class_name;
   const isLcm = pipelineClass.includes('LatentConsistencyModel') || schedulerClass === 'LCMScheduler';
   // Schedulers we do not implement (LMS, Heun, …) get the closest one we have.
-  const defaultScheduler = knownSchedulers.includes(schedulerClass as SchedulerName)
-    ? (schedulerClass as SchedulerName)
+  const defaultScheduler: SchedulerName = isSchedulerName(schedulerClass)
+    ? schedulerClass
     : isLcm
       ? 'LCMScheduler'
       : 'EulerDiscreteScheduler';

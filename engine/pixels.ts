@@ -13,16 +13,17 @@ export function rgbToPlanar(image: RgbImage): Float32Array {
 
 /**
  * One image of an NCHW float batch in [lo, hi] → RGB bytes: clamp, then round(x·255) as diffusers' numpy_to_pil.
- * `offset` is the index of the image's first value.
+ * `offset` is the index of the image's first value. Channel-outer loops keep this cheap on full-size images.
  */
 export function planarToRgb(pixels: Float32Array, height: number, width: number, lo: number, hi: number, offset = 0): RgbImage {
   const plane = height * width;
   const data = new Uint8Array(plane * 3);
-  const scale = 1 / (hi - lo);
-  for (let p = 0; p < plane; p++) {
-    for (let c = 0; c < 3; c++) {
-      const v = (pixels[offset + c * plane + p] - lo) * scale;
-      data[p * 3 + c] = v <= 0 ? 0 : v >= 1 ? 255 : Math.round(v * 255);
+  const scale = 255 / (hi - lo);
+  for (let c = 0; c < 3; c++) {
+    const base = offset + c * plane;
+    for (let p = 0, o = c; p < plane; p++, o += 3) {
+      const v = (pixels[base + p] - lo) * scale;
+      data[o] = v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
     }
   }
   return { width, height, data };
