@@ -82,6 +82,12 @@ function checkDevice(device: unknown): asserts device is Device {
   }
 }
 
+const preparedTag = Symbol('prepared feeds');
+/** Feeds already wrapped for onnxruntime (opaque outside this module). */
+export interface PreparedFeeds {
+  readonly [preparedTag]: Record<string, ort.Tensor>;
+}
+
 export class Session {
   /** Total time spent inside onnxruntime's run, for GenerateResult.timings.modelMs. */
   runMs = 0;
@@ -112,10 +118,22 @@ export class Session {
     return out;
   }
 
-  /** The bare session.run plus tensor wrapping, with no bookkeeping (the benchmark's baseline). */
-  async runBare(feeds: Feeds): Promise<Record<string, PlainTensor>> {
+  /** Wraps feeds as onnxruntime tensors once, so `timeBareRun` can time session.run alone. */
+  prepare(feeds: Feeds): PreparedFeeds {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+    return { [preparedTag]: ortFeeds };
+  }
+
+  /** Milliseconds of one bare onnxruntime session.run on prepared feeds: the benchmark's baseline. */
+  async timeBareRun(prepared: PreparedFeeds): Promise<number> {
+    const start = performance.now();
+    await this.session.run(prepared[preparedTag]);
+    return performance.now() - start;
+  }
+
+  private async runBare(feeds: Feeds): Promise<Record<string, PlainTensor>> {
+    const ortFeeds = this.prepare(feeds)[preparedTag];
     let results: InferenceSession.ReturnType;
     try {
       results = await this.session.run(ortFeeds);
