@@ -1,0 +1,295 @@
+"""Trains the embedded model in resumable stages: data -> vae -> latents -> unet.
+
+Usage: /usr/bin/python3 training/train.py [stage ...]   (no stage = all, in order)
+Every stage skips itself when its output exists, and the two training stages checkpoint every few minutes
+to training/runs/ and resume from there with their RNG states, so an interrupted run continues where it was.
+"""
+import json
+import math
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import clip_tokenizer  # noqa: E402
+import world  # noqa: E402
+from models import VAE, TextEncoder, UNet, n_params  # noqa: E402
+
+DATA = os.path.join(HERE, 'data')
+RUNS = os.path.join(HERE, 'runs')
+TOKENIZER_DIR = os.path.join(DATA, 'tokenizer')
+BUCKETS = {  # name: (width, height, count, batch size)
+    '64x64': (64, 64, 40000, 64),
+    '96x64': (96, 64, 5000, 44),
+    '64x96': (64, 96, 5000, 44),
+    '128x128': (128, 128, 2500, 16),
+}
+BUCKET_P = {'64x64': 0.8, '96x64': 0.08, '64x96': 0.08, '128x128': 0.04}
+VAE_STEPS, VAE_BATCH, VAE_CROP = 6000, 32, 32
+UNET_STEPS = int(os.environ.get('UNET_STEPS', 5000))
+CHECKPOINT_EVERY_S = 180
+CAPTION_DROPOUT = 0.1
+MIN_SNR_GAMMA = 5.0
+
+torch.set_num_threads(int(os.environ.get('TRAIN_THREADS', 2)))
+
+
+def log(*a):
+    print(time.strftime('%H:%M:%S'), *a, flush=True)
+
+
+def atomic_save(obj, path):
+    torch.save(obj, path + '.tmp')
+    os.replace(path + '.tmp', path)
+
+
+def sd_alphas_cumprod():
+    betas = torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float32) ** 2
+    return torch.cumprod(1.0 - betas, dim=0)
+
+
+def rng_state(py_rng):
+    return dict(torch=torch.get_rng_state(), py=py_rng.getstate())
+
+
+def set_rng_state(s, py_rng):
+    torch.set_rng_state(s['torch'])
+    py_rng.setstate(s['py'])
+
+
+# ---------------------------------------------------------------- stage: data
+
+def stage_data():
+    done = os.path.join(DATA, 'done.json')
+    if os.path.exists(done):
+        return log('data: done already')
+    os.makedirs(DATA, exist_ok=True)
+    clip_tokenizer.save(TOKENIZER_DIR, world.WORDS)
+    for k, (name, (w, h, n, _)) in enumerate(BUCKETS.items()):
+        rng = random.Random(1000 + k)
+        scenes = [world.sample_scene(rng, w, h) for _ in range(n)]
+        imgs = np.stack([world.render(s) for s in scenes])
+        np.save(os.path.join(DATA, f'images_{name}.npy'), imgs)
+        with open(os.path.join(DATA, f'scenes_{name}.json'), 'w') as f:
+            json.dump([world.ground_truth(s) for s in scenes], f)
+        log(f'data: {name} {imgs.shape}')
+    with open(done, 'w') as f:
+        json.dump({k: v[2] for k, v in BUCKETS.items()}, f)
+
+
+# ---------------------------------------------------------------- stage: vae
+
+def to_float(imgs):
+    return torch.from_numpy(imgs).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+
+
+def stage_vae():
+    final = os.path.join(RUNS, 'vae_final.pt')
+    if os.path.exists(final):
+        return log('vae: done already')
+    os.makedirs(RUNS, exist_ok=True)
+    torch.manual_seed(1)
+    py = random.Random(1)
+    images = {k: np.load(os.path.join(DATA, f'images_{k}.npy'), mmap_mode='r') for k in BUCKETS}
+    vae = VAE()
+    opt = torch.optim.Adam(vae.parameters(), lr=1e-3)
+    step = 0
+    ckpt = os.path.join(RUNS, 'vae.pt')
+    if os.path.exists(ckpt):
+        s = torch.load(ckpt)
+        vae.load_state_dict(s['model'])
+        opt.load_state_dict(s['opt'])
+        step = s['step']
+        set_rng_state(s['rng'], py)
+        log(f'vae: resumed at step {step}')
+    log(f'vae: {n_params(vae)} params')
+    last_ckpt, t0, hist = time.time(), time.time(), []
+    while step < VAE_STEPS:
+        lr = 1e-3 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / VAE_STEPS)))
+        for g in opt.param_groups:
+            g['lr'] = lr
+        batch = []
+        for _ in range(VAE_BATCH):
+            k = py.choices(list(BUCKET_P), weights=list(BUCKET_P.values()))[0]
+            arr = images[k]
+            i = py.randrange(len(arr))
+            h, w = arr.shape[1:3]
+            y, x = py.randrange(h - VAE_CROP + 1), py.randrange(w - VAE_CROP + 1)
+            batch.append(np.asarray(arr[i, y:y + VAE_CROP, x:x + VAE_CROP]))
+        x = to_float(np.stack(batch))
+        p = vae.encoder(x)
+        mean, logvar = p[:, :4], p[:, 4:].clamp(-30, 20)
+        z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+        rec = vae.decoder(z)
+        rec_loss = (rec - x).abs().mean() + F.mse_loss(rec, x)
+        kl = 0.5 * (mean ** 2 + logvar.exp() - 1 - logvar).mean()
+        loss = rec_loss + 1e-5 * kl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        hist.append(rec_loss.item())
+        if step % 100 == 0:
+            log(f'vae step {step}/{VAE_STEPS} rec {np.mean(hist):.4f} kl {kl.item():.2f} lr {lr:.2e} '
+                f'{(time.time() - t0) / 100:.3f}s/step')
+            hist, t0 = [], time.time()
+        if time.time() - last_ckpt > CHECKPOINT_EVERY_S or step == VAE_STEPS:
+            atomic_save(dict(model=vae.state_dict(), opt=opt.state_dict(), step=step, rng=rng_state(py)), ckpt)
+            last_ckpt = time.time()
+    atomic_save(vae.state_dict(), final)
+    log('vae: finished')
+
+
+# ---------------------------------------------------------------- stage: latents
+
+def load_vae():
+    vae = VAE()
+    vae.load_state_dict(torch.load(os.path.join(RUNS, 'vae_final.pt')))
+    return vae.eval()
+
+
+def stage_latents():
+    stats_path = os.path.join(DATA, 'latent_stats.json')
+    if os.path.exists(stats_path):
+        return log('latents: done already')
+    vae = load_vae()
+    rec_err = {}
+    with torch.no_grad():
+        for k in BUCKETS:
+            out = os.path.join(DATA, f'latents_{k}.npy')
+            imgs = np.load(os.path.join(DATA, f'images_{k}.npy'), mmap_mode='r')
+            lat, err = [], []
+            for i in range(0, len(imgs), 256):
+                x = to_float(np.asarray(imgs[i:i + 256]))
+                m = vae.encoder(x)[:, :4]
+                lat.append(m.numpy())
+                if i < 1024:
+                    err.append((vae.decoder(m).clamp(-1, 1) - x).abs().mean().item() * 127.5)
+            np.save(out, np.concatenate(lat).astype(np.float32))
+            rec_err[k] = float(np.mean(err))
+            log(f'latents: {k} done, reconstruction mean abs error {rec_err[k]:.2f}/255')
+    lat = np.load(os.path.join(DATA, 'latents_64x64.npy'))
+    std = float(lat.std())
+    scaling = 1.0 / std
+    # Linear latent -> RGB preview factors, fitted by least squares on scaled latents vs 4x4-pooled RGB in [-1, 1].
+    imgs = np.load(os.path.join(DATA, 'images_64x64.npy'), mmap_mode='r')[:4000]
+    rgb = F.avg_pool2d(to_float(np.asarray(imgs)), 4).permute(0, 2, 3, 1).reshape(-1, 3).numpy()
+    z = (lat[:4000] * scaling).transpose(0, 2, 3, 1).reshape(-1, 4)
+    a = np.concatenate([z, np.ones((len(z), 1), np.float32)], 1)
+    sol, *_ = np.linalg.lstsq(a, rgb, rcond=None)
+    pred = np.clip(a @ sol, -1, 1)
+    stats = dict(std=std, mean=float(lat.mean()), scaling_factor=scaling,
+                 latent_rgb_factors=sol[:4].tolist(), latent_rgb_bias=sol[4].tolist(),
+                 preview_mean_abs_error=float(np.abs(pred - rgb).mean() * 127.5), reconstruction_error=rec_err)
+    with open(stats_path, 'w') as f:
+        json.dump(stats, f, indent=2)
+    log(f'latents: stats {stats}')
+
+
+# ---------------------------------------------------------------- stage: unet (+ text encoder)
+
+class CaptionBatcher:
+    def __init__(self):
+        self.tok = clip_tokenizer.ClipTokenizer(TOKENIZER_DIR)
+        self.cache = {}
+
+    def ids(self, text):
+        if text not in self.cache:
+            self.cache[text] = self.tok(text)
+        return self.cache[text]
+
+
+def build_text_encoder(vocab_size):
+    return TextEncoder(vocab_size, clip_tokenizer.MAX_LENGTH)
+
+
+def stage_unet():
+    final = os.path.join(RUNS, 'unet_final.pt')
+    if os.path.exists(final):
+        return log('unet: done already')
+    torch.manual_seed(2)
+    py = random.Random(2)
+    with open(os.path.join(DATA, 'latent_stats.json')) as f:
+        scaling = json.load(f)['scaling_factor']
+    latents = {k: torch.from_numpy(np.load(os.path.join(DATA, f'latents_{k}.npy'))) * scaling for k in BUCKETS}
+    scenes = {}
+    for k in BUCKETS:
+        with open(os.path.join(DATA, f'scenes_{k}.json')) as f:
+            scenes[k] = json.load(f)
+    caps = CaptionBatcher()
+    unet, te = UNet(), build_text_encoder(len(caps.tok.encoder))
+    ema_unet, ema_te = UNet(), build_text_encoder(len(caps.tok.encoder))
+    ema_unet.load_state_dict(unet.state_dict())
+    ema_te.load_state_dict(te.state_dict())
+    params = list(unet.parameters()) + list(te.parameters())
+    opt = torch.optim.AdamW(params, lr=8e-4, weight_decay=0.01)
+    step = 0
+    ckpt = os.path.join(RUNS, 'unet.pt')
+    if os.path.exists(ckpt):
+        s = torch.load(ckpt)
+        unet.load_state_dict(s['unet'])
+        te.load_state_dict(s['te'])
+        ema_unet.load_state_dict(s['ema_unet'])
+        ema_te.load_state_dict(s['ema_te'])
+        opt.load_state_dict(s['opt'])
+        step = s['step']
+        set_rng_state(s['rng'], py)
+        log(f'unet: resumed at step {step}')
+    log(f'unet: {n_params(unet)} params, text encoder {n_params(te)}, {UNET_STEPS} steps')
+    ac = sd_alphas_cumprod()
+    snr = ac / (1 - ac)
+    weight = torch.clamp(snr, max=MIN_SNR_GAMMA) / snr  # min-SNR-gamma weighting for epsilon prediction
+    ema_pairs = [(e, m) for em, mm in ((ema_unet, unet), (ema_te, te)) for e, m in zip(em.parameters(), mm.parameters())]
+    last_ckpt, t0, hist = time.time(), time.time(), []
+    peak, warm = 8e-4, 250
+    while step < UNET_STEPS:
+        lr = peak * min(1.0, (step + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / UNET_STEPS)))
+        for g in opt.param_groups:
+            g['lr'] = lr
+        k = py.choices(list(BUCKET_P), weights=list(BUCKET_P.values()))[0]
+        bs = BUCKETS[k][3]
+        idx = [py.randrange(len(scenes[k])) for _ in range(bs)]
+        texts = ['' if py.random() < CAPTION_DROPOUT else world.caption(py, scenes[k][i]) for i in idx]
+        ids = torch.tensor([caps.ids(t) for t in texts], dtype=torch.int64)
+        x0 = latents[k][idx]
+        noise = torch.randn_like(x0)
+        t = torch.randint(0, 1000, (bs,))
+        a = ac[t][:, None, None, None]
+        xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        pred = unet(xt, t, te(ids))
+        loss = ((pred - noise) ** 2).mean(dim=(1, 2, 3))
+        loss = (loss * weight[t]).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        decay = min(0.999, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for e, m in ema_pairs:
+                e.mul_(decay).add_(m.detach(), alpha=1 - decay)
+        hist.append(loss.item())
+        if step % 50 == 0:
+            log(f'unet step {step}/{UNET_STEPS} loss {np.mean(hist):.4f} lr {lr:.2e} {(time.time() - t0) / 50:.3f}s/step')
+            hist, t0 = [], time.time()
+        if time.time() - last_ckpt > CHECKPOINT_EVERY_S or step == UNET_STEPS:
+            state = dict(unet=unet.state_dict(), te=te.state_dict(), ema_unet=ema_unet.state_dict(),
+                         ema_te=ema_te.state_dict(), opt=opt.state_dict(), step=step, rng=rng_state(py))
+            atomic_save(state, ckpt)
+            last_ckpt = time.time()
+            log(f'unet: checkpoint at step {step}')
+    atomic_save(dict(unet=ema_unet.state_dict(), te=ema_te.state_dict(), step=step), final)
+    log('unet: finished')
+
+
+STAGES = {'data': stage_data, 'vae': stage_vae, 'latents': stage_latents, 'unet': stage_unet}
+
+if __name__ == '__main__':
+    for name in sys.argv[1:] or list(STAGES):
+        STAGES[name]()
