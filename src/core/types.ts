@@ -65,7 +65,7 @@ export interface PngImage {
   readonly filename: string;
 }
 
-/** One button. `id` is ≤ 100 characters and carries only a job id and an action (see `commands/button-id.ts`). */
+/** One button. `id` is ≤ 100 characters and carries only a job id and an action (see `src/core/button-id.ts`). */
 export interface ButtonView {
   readonly id: string;
   /** Short label, may start with an emoji, e.g. `U1`, `🔄`, `Vary (Strong)`. */
