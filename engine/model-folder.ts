@@ -236,8 +236,13 @@ export function checkCompatibility(folder: ModelFolder, shapes: ComponentShapes)
     fail(folder.vaeDecoderPath, `${folder.vaeDecoderPath} takes ${vaeChannels}-channel latents but ${folder.unetPath} works on ${unetChannels} channels. The VAE and UNet must come from the same model.`);
   }
   const textDim = staticDim(shapes.textHidden, 2);
-  const unetDim = staticDim(shapes.unetHidden, 2) ?? folder.config.crossAttentionDim;
+  const unetDim = staticDim(shapes.unetHidden, 2);
   if (textDim !== undefined && unetDim !== undefined && textDim !== unetDim) {
     fail(folder.textEncoderPath, `${folder.textEncoderPath} outputs ${textDim}-dim hidden states but ${folder.unetPath} expects encoder_hidden_states of size ${unetDim} (cross-attention dim). The text encoder and UNet must come from the same model.`);
+  }
+  const configDim = folder.config.crossAttentionDim;
+  const unetConfigFile = join(folder.dir, 'unet', 'config.json');
+  if (configDim !== undefined && (textDim ?? unetDim) !== undefined && configDim !== (unetDim ?? textDim)) {
+    fail(unetConfigFile, `${unetConfigFile} says cross_attention_dim ${configDim}, but the exported models use ${unetDim ?? textDim}-dim text embeddings. The config does not belong to these models.`);
   }
 }

@@ -21,9 +21,9 @@ function rejectsWith(code: string, pattern: RegExp) {
 
 test('the provider table is frozen and maps each device', () => {
   assert.ok(Object.isFrozen(executionProviders));
-  assert.deepEqual(executionProviders.cpu(0), ['cpu']);
+  assert.deepEqual(executionProviders.cpu(), ['cpu']);
   assert.deepEqual(executionProviders.cuda(1), [{ name: 'cuda', deviceId: 1 }]);
-  assert.deepEqual(executionProviders.webgpu(0), ['webgpu']);
+  assert.deepEqual(executionProviders.webgpu(), ['webgpu']);
 });
 
 test('reads input and output metadata with symbolic dimensions by name', async () => {
