@@ -126,7 +126,11 @@ export function trainingSchedule(
   return { numTrainTimesteps, betas, alphasCumprod };
 }
 
-/** torch.linspace(start, end, steps, dtype=float32): float step, filled from both ends towards the middle. */
+/**
+ * torch.linspace(start, end, steps, dtype=float32) as torch ≥ 2.1's CPU kernel computes it: a float step,
+ * the first half counted up from start and the second half down from end, each value one fused
+ * multiply-add (the product step·i is exact in doubles, so only the final rounding to float remains).
+ */
 export function torchLinspaceF32(start: number, end: number, steps: number): Float32Array {
   const out = new Float32Array(steps);
   if (steps === 1) {
@@ -137,7 +141,7 @@ export function torchLinspaceF32(start: number, end: number, steps: number): Flo
   const e = f32(end);
   const step = f32(f32(e - s) / (steps - 1));
   const halfway = Math.floor(steps / 2);
-  for (let i = 0; i < steps; i++) out[i] = i < halfway ? s + f32(step * i) : e - f32(step * (steps - i - 1));
+  for (let i = 0; i < steps; i++) out[i] = i < halfway ? s + step * i : e - step * (steps - i - 1);
   return out;
 }
 
