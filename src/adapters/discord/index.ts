@@ -1,0 +1,78 @@
+// Discord adapter: a discord.js gateway client that registers the core's commands, turns interactions into neutral
+// inputs (acknowledging first) and keeps job messages up to date through the DiscordSurface.
+import { Client, Events, Routes } from 'discord.js';
+import { BotError, ErrorCode } from '../../core/errors.ts';
+import type { Adapter, BotCore } from '../../core/types.ts';
+import { toSlashCommands } from './commands.ts';
+import { handleInteraction } from './handler.ts';
+import { withRetry } from './rest.ts';
+import { DiscordSurface } from './surface.ts';
+
+export interface DiscordAdapterOptions {
+  /** `DISCORD_TOKEN`: the bot token from the Developer Portal's Bot page. */
+  token: string;
+  /** `DISCORD_APP_ID`: the application id (General Information page). */
+  applicationId: string;
+  /** `DISCORD_GUILD_IDS`: register commands in these guilds (instant) instead of globally. */
+  guildIds?: readonly string[];
+  /** `DISCORD_API_BASE`: REST base without version, e.g. `http://127.0.0.1:8080/api`; default Discord's own. */
+  apiBase?: string;
+  /** Clock for interaction-token expiry; tests move it. */
+  now?: () => number;
+  /** Minimum time between two edits of one job message (default 1000 ms). */
+  minEditIntervalMs?: number;
+  /** REST request timeout (default 15 s). */
+  requestTimeoutMs?: number;
+  log?: (level: 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface DiscordAdapter extends Adapter {
+  readonly client: Client;
+}
+
+export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAdapter {
+  if (!options.token) throw new BotError(ErrorCode.Config, 'Expected `DISCORD_TOKEN` to be the bot token from the Developer Portal (Bot → Reset Token), got nothing');
+  if (!/^\d{5,25}$/.test(options.applicationId ?? '')) {
+    throw new BotError(ErrorCode.Config, `Expected \`DISCORD_APP_ID\` to be the numeric application id (General Information → Application ID), got \`${options.applicationId}\``);
+  }
+  const client = new Client({
+    intents: [], // interactions arrive without any intent
+    rest: {
+      ...(options.apiBase ? { api: options.apiBase.replace(/\/+$/, '') } : {}),
+      retries: 0, // 5xx are retried with backoff in rest.ts; 429s are still waited out by discord.js
+      timeout: options.requestTimeoutMs ?? 15_000,
+    },
+  });
+  const surface = new DiscordSurface({
+    rest: client.rest,
+    applicationId: options.applicationId,
+    now: options.now,
+    minEditIntervalMs: options.minEditIntervalMs,
+    log: options.log,
+  });
+  let core: BotCore | undefined;
+
+  return {
+    name: 'discord',
+    client,
+    async start(c: BotCore) {
+      core = c;
+      client.on(Events.InteractionCreate, (interaction) => {
+        void handleInteraction(interaction, { core: c, surface, applicationId: options.applicationId, now: options.now, log: options.log });
+      });
+      c.attachSurface(surface); // REST-only: job messages can be edited before the gateway is up
+      const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve())); // attach before login
+      await client.login(options.token);
+      await ready;
+      const body = toSlashCommands(c.commands);
+      const guilds = options.guildIds ?? [];
+      if (guilds.length === 0) await withRetry(() => client.rest.put(Routes.applicationCommands(options.applicationId), { body }));
+      for (const guild of guilds) await withRetry(() => client.rest.put(Routes.applicationGuildCommands(options.applicationId, guild), { body }));
+    },
+    async stop() {
+      core?.detachSurface('discord');
+      client.removeAllListeners(Events.InteractionCreate);
+      await client.destroy();
+    },
+  };
+}
