@@ -82,6 +82,7 @@ export class WorkerEngine implements Engine {
           reject(lastError ?? new EngineError('sd_engine_worker_crashed', `The engine worker exited with code ${code} while loading the model.`));
           return;
         }
+        if (this.#closed) return;
         this.#failAll(
           new EngineError(
             'sd_engine_worker_crashed',
@@ -127,8 +128,7 @@ export class WorkerEngine implements Engine {
     const wire: WireGenerateOptions = rest.image ? { ...rest, image: { ...rest.image, data: rest.image.data.slice() } } : rest;
     return new Promise<GenerateResult>((resolve, reject) => {
       const onAbort = () => {
-        const message: ToWorker = { type: 'abort', id, reason: String(signal?.reason ?? 'aborted') };
-        this.#worker?.postMessage(message);
+        this.#post({ type: 'abort', id, reason: String(signal?.reason ?? 'aborted') });
       };
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#jobs.set(id, { resolve, reject, onProgress, cleanup: () => signal?.removeEventListener('abort', onAbort) });
@@ -137,16 +137,27 @@ export class WorkerEngine implements Engine {
     });
   }
 
-  /** Stops the worker now, as a crash would (tests use it to check crash handling). */
-  async kill(): Promise<void> {
-    await this.#worker?.terminate();
+  /** Makes the worker die between two steps, as a crash would (tests use it to check crash recovery). */
+  crashWorkerForTest(): void {
+    this.#post({ type: 'crash' });
   }
 
+  #post(message: ToWorker): void {
+    this.#worker?.postMessage(message);
+  }
+
+  /**
+   * Aborts running jobs and lets the worker release its sessions and exit. Never worker.terminate(): stopping
+   * a thread inside onnxruntime's native run aborts the whole process.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     const worker = this.#worker;
     this.#failAll(new EngineError('sd_engine_aborted', 'The engine was closed while this generation was running.'));
-    await worker?.terminate();
+    if (!worker) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    this.#post({ type: 'close' });
+    await exited;
   }
 }
 

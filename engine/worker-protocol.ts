@@ -13,7 +13,11 @@ export type WireGenerateOptions = Omit<GenerateOptions, 'signal' | 'onProgress'>
 
 export type ToWorker =
   | { readonly type: 'generate'; readonly id: number; readonly options: WireGenerateOptions; readonly progress: boolean }
-  | { readonly type: 'abort'; readonly id: number; readonly reason: string };
+  | { readonly type: 'abort'; readonly id: number; readonly reason: string }
+  /** Abort every job, release the sessions and exit: terminate() during a native run aborts the whole process. */
+  | { readonly type: 'close' }
+  /** Die with an uncaught exception between steps, as a crash would (tests of crash recovery). */
+  | { readonly type: 'crash' };
 
 export interface WireError {
   readonly code: EngineErrorCode;

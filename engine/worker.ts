@@ -48,6 +48,15 @@ port.on('message', (message: ToWorker) => {
     controllers.get(message.id)?.abort(message.reason);
     return;
   }
+  if (message.type === 'crash') throw new Error('Crash requested by the engine (crash-recovery test).');
+  if (message.type === 'close') {
+    for (const controller of controllers.values()) controller.abort('engine closed');
+    queue = queue.then(async () => {
+      await pipeline.release();
+      process.exit(0);
+    });
+    return;
+  }
   const controller = new AbortController();
   controllers.set(message.id, controller);
   queue = queue.then(() => run(message, controller));

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { after, before, test } from 'node:test';
+import { createEngine, defaultModelDir } from '../../engine/engine.ts';
+import type { WorkerEngine } from '../../engine/engine.ts';
+import { EngineError } from '../../engine/errors.ts';
+import { StableDiffusionPipeline } from '../../engine/pipeline.ts';
+import type { StepProgress } from '../../engine/types.ts';
+import { fixture, gradient, sameImage } from './helpers.ts';
+
+let engine: WorkerEngine;
+before(async () => {
+  engine = (await createEngine({ modelDir: fixture('tiny-sd'), intraOpNumThreads: 1 })) as WorkerEngine;
+});
+after(() => engine.close());
+
+const base = { prompt: 'a lighthouse at dusk', seed: 7, numInferenceSteps: 4 } as const;
+
+function isCode(code: string, pattern?: RegExp) {
+  return (error: unknown) => {
+    assert.ok(error instanceof EngineError, `expected an EngineError, got ${String(error)}`);
+    assert.equal(error.code, code);
+    if (pattern) assert.match(error.message, pattern);
+    return true;
+  };
+}
+
+test('the default model folder is models/default until the embedded model lands', () => {
+  assert.match(defaultModelDir, /models[/\\]default$/);
+});
+
+test('the worker engine gives exactly the in-process pipeline\'s images, and model info', async () => {
+  assert.equal(engine.info.name, 'tiny-sd');
+  assert.equal(engine.info.supportsImg2Img, true);
+  const pipe = await StableDiffusionPipeline.load(fixture('tiny-sd'), { intraOpNumThreads: 1 });
+  const init = gradient(64, 64);
+  const initCopy = init.data.slice();
+  for (const options of [{ ...base, numImagesPerPrompt: 2 }, { ...base, image: init, strength: 0.6 }]) {
+    const local = await pipe.generate(options);
+    const remote = await engine.generate(options);
+    assert.deepEqual(remote.seeds, local.seeds);
+    remote.images.forEach((img, i) => assert.ok(sameImage(img, local.images[i]), `image ${i}`));
+  }
+  await pipe.release();
+  assert.deepEqual(init.data, initCopy, 'the caller\'s init image is not detached or changed');
+});
+
+test('progress is relayed with previews', async () => {
+  const steps: StepProgress[] = [];
+  await engine.generate({ ...base, scheduler: 'EulerDiscreteScheduler', onProgress: (p) => steps.push(p) });
+  assert.deepEqual(steps.map((s) => s.step), [1, 2, 3, 4]);
+  assert.ok(steps.every((s) => s.preview && s.preview.data instanceof Uint8Array && s.preview.data.length === s.preview.width * s.preview.height * 3));
+});
+
+test('aborting mid-run rejects with sd_engine_aborted, and the engine keeps working', async () => {
+  const controller = new AbortController();
+  await assert.rejects(
+    engine.generate({ ...base, numInferenceSteps: 100, signal: controller.signal, onProgress: ({ step }) => step === 2 && controller.abort() }),
+    isCode('sd_engine_aborted'),
+  );
+  await assert.rejects(engine.generate({ ...base, signal: AbortSignal.abort() }), isCode('sd_engine_aborted', /before it started/));
+  assert.equal((await engine.generate(base)).images.length, 1);
+});
+
+test('invalid input errors cross the thread with their code', async () => {
+  await assert.rejects(engine.generate({ ...base, width: 65 }), isCode('sd_engine_invalid_input', /multiple of 8/));
+});
+
+test('a worker that dies fails the running job with sd_engine_worker_crashed; the next job gets a new worker', async () => {
+  const running = engine.generate({ ...base, numInferenceSteps: 100, onProgress: ({ step }) => step === 2 && engine.crashWorkerForTest() });
+  await assert.rejects(running, isCode('sd_engine_worker_crashed', /next request starts a new one/));
+  const again = await engine.generate(base);
+  assert.equal(again.images.length, 1);
+});
+
+test('load errors and provider errors reject createEngine with their code', async () => {
+  await assert.rejects(createEngine({ modelDir: '/nonexistent/model' }), isCode('sd_engine_model_load', /Expected a model folder/));
+  await assert.rejects(createEngine({ modelDir: fixture('tiny-sd'), device: 'cuda' }), isCode('sd_engine_provider', /npm run setup:cuda/));
+});
+
+test('while the worker generates, the main thread\'s event loop stays responsive (p99 delay < 20 ms)', async () => {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  let progress = 0;
+  histogram.enable();
+  const start = performance.now();
+  // Bigger images so the job runs long enough to measure (about a second here).
+  while (performance.now() - start < 1500) {
+    await engine.generate({ ...base, width: 256, height: 256, numImagesPerPrompt: 2, numInferenceSteps: 10, onProgress: () => progress++ });
+  }
+  histogram.disable();
+  const p99 = histogram.percentile(99) / 1e6;
+  assert.ok(progress > 10);
+  assert.ok(p99 < 20, `event-loop delay p99 ${p99.toFixed(1)} ms (max ${(histogram.max / 1e6).toFixed(1)} ms)`);
+});
+
+test('closing mid-run aborts the job and stops the worker safely; a closed engine refuses new work', async () => {
+  const closing = (await createEngine({ modelDir: fixture('tiny-sd-optimum'), intraOpNumThreads: 1 })) as WorkerEngine;
+  assert.equal(closing.info.supportsImg2Img, true);
+  let closed: Promise<void> | undefined;
+  const running = closing.generate({ ...base, numInferenceSteps: 100, onProgress: ({ step }) => {
+    if (step === 2) closed = closing.close();
+  } });
+  await assert.rejects(running, isCode('sd_engine_aborted', /closed/));
+  await closed;
+  await assert.rejects(closing.generate(base), isCode('sd_engine_aborted', /closed/));
+});
