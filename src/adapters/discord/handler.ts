@@ -19,6 +19,8 @@ export interface HandlerOptions {
   applicationId: string;
   now?: () => number;
   log?: (level: 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  /** Called with the receive → acknowledged time of each interaction. */
+  onAck?: (ms: number) => void;
 }
 
 /** What the bot needs in a guild channel to keep a message going past the interaction token's 15 minutes. */
@@ -63,10 +65,12 @@ export function missingPermissions(i: Supported): string[] {
 
 export async function handleInteraction(i: Interaction, o: HandlerOptions): Promise<void> {
   if (!i.isChatInputCommand() && !i.isButton()) return; // autocomplete, modals: not ours
+  const received = performance.now();
   const input = toInput(i);
   const ephemeral = o.core.isEphemeral(input);
   try {
     await i.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {});
+    o.onAck?.(performance.now() - received);
   } catch (error) {
     // Late (10062) or already answered (40060): nothing can be shown to the user for this interaction.
     o.log?.('warn', 'Discord interaction could not be acknowledged', { id: i.id, error: String(error) });

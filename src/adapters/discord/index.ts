@@ -1,7 +1,8 @@
 // Discord adapter: a discord.js gateway client that registers the core's commands, turns interactions into neutral
 // inputs (acknowledging first) and keeps job messages up to date through the DiscordSurface.
-import { Client, Events, Routes } from 'discord.js';
+import { Client, Events, RESTEvents, Routes } from 'discord.js';
 import { BotError, ErrorCode } from '../../core/errors.ts';
+import { botMetrics, type BotMetrics } from '../../core/metrics.ts';
 import type { Adapter, BotCore } from '../../core/types.ts';
 import { toSlashCommands } from './commands.ts';
 import { handleInteraction } from './handler.ts';
@@ -24,6 +25,8 @@ export interface DiscordAdapterOptions {
   /** REST request timeout (default 15 s). */
   requestTimeoutMs?: number;
   log?: (level: 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  /** Where ack latency and rate-limit hits are recorded (default: the process-wide registry). */
+  metrics?: BotMetrics;
 }
 
 export interface DiscordAdapter extends Adapter {
@@ -51,6 +54,8 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     log: options.log,
   });
   let core: BotCore | undefined;
+  const metrics = options.metrics ?? botMetrics();
+  client.rest.on(RESTEvents.RateLimited, () => metrics.recordRateLimit('discord'));
 
   return {
     name: 'discord',
@@ -58,7 +63,14 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
     async start(c: BotCore) {
       core = c;
       client.on(Events.InteractionCreate, (interaction) => {
-        void handleInteraction(interaction, { core: c, surface, applicationId: options.applicationId, now: options.now, log: options.log });
+        void handleInteraction(interaction, {
+          core: c,
+          surface,
+          applicationId: options.applicationId,
+          now: options.now,
+          log: options.log,
+          onAck: (ms) => metrics.recordAck('discord', ms),
+        });
       });
       c.attachSurface(surface); // REST-only: job messages can be edited before the gateway is up
       const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve())); // attach before login
