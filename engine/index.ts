@@ -1,0 +1,31 @@
+// The engine's only public surface: code outside engine/ imports from here and nowhere else.
+export { createEngine, defaultModelDir, embeddedModelName } from './engine.ts';
+export { EngineError, EngineErrorCode } from './errors.ts';
+export { limits as engineLimits } from './check-inputs.ts';
+export { ClipTokenizer } from './tokenizer.ts';
+export { TorchGenerator, randn } from './random.ts';
+export {
+  DDIMScheduler,
+  DPMSolverMultistepScheduler,
+  EulerAncestralDiscreteScheduler,
+  EulerDiscreteScheduler,
+  LCMScheduler,
+  PNDMScheduler,
+  createScheduler,
+  isSchedulerName,
+  schedulerNames,
+} from './schedulers/index.ts';
+export type { Scheduler, SchedulerConfigJson, SchedulerOutput } from './schedulers/index.ts';
+export { composeGrid, cropGridCell, decodeImage, encodeForSizeLimit, encodePng, resizeImage } from './image.ts';
+export type { EncodedImage, ImageMime } from './image.ts';
+export type {
+  Device,
+  Engine,
+  EngineOptions,
+  GenerateOptions,
+  GenerateResult,
+  ModelInfo,
+  RgbImage,
+  SchedulerName,
+  StepProgress,
+} from './types.ts';
