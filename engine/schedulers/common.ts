@@ -5,6 +5,10 @@ import { EngineErrorCode } from '../errors.ts';
 import { TorchGenerator } from '../random.ts';
 import type { SchedulerConfigJson } from './scheduler.ts';
 
+/**
+ * torch does scheduler scalars (ᾱ, σ and what is derived from them) as 0-dim float32 tensors, rounding after
+ * every operation; the schedulers round the same way with f32 so that long runs keep diffusers' numbers.
+ */
 export const f32 = Math.fround;
 
 export function schedulerError(message: string): RangeError {
@@ -127,9 +131,10 @@ export function trainingSchedule(
 }
 
 /**
- * torch.linspace(start, end, steps, dtype=float32) as torch ≥ 2.1's CPU kernel computes it: a float step,
- * the first half counted up from start and the second half down from end, each value one fused
- * multiply-add (the product step·i is exact in doubles, so only the final rounding to float remains).
+ * torch.linspace(start, end, steps, dtype=float32) as torch ≥ 2.1's scalar CPU kernel computes it: a float
+ * step, the first half counted up from start and the second half down from end, in float arithmetic.
+ * (torch 1.13's vectorised kernel differs in the last bit of some betas; diffusers' golden numbers sit
+ * closest to this form.)
  */
 export function torchLinspaceF32(start: number, end: number, steps: number): Float32Array {
   const out = new Float32Array(steps);
@@ -141,7 +146,7 @@ export function torchLinspaceF32(start: number, end: number, steps: number): Flo
   const e = f32(end);
   const step = f32(f32(e - s) / (steps - 1));
   const halfway = Math.floor(steps / 2);
-  for (let i = 0; i < steps; i++) out[i] = i < halfway ? s + step * i : e - step * (steps - i - 1);
+  for (let i = 0; i < steps; i++) out[i] = i < halfway ? s + f32(step * i) : e - f32(step * (steps - i - 1));
   return out;
 }
 
@@ -355,8 +360,8 @@ export function predictX0(
   alphaProd: number,
   x0: Float32Array,
 ): void {
-  const a = Math.sqrt(alphaProd);
-  const b = Math.sqrt(1 - alphaProd);
+  const a = f32(Math.sqrt(alphaProd));
+  const b = f32(Math.sqrt(f32(1 - alphaProd)));
   const n = sample.length;
   if (prediction === 'epsilon') for (let i = 0; i < n; i++) x0[i] = (sample[i] - b * modelOutput[i]) / a;
   else if (prediction === 'v_prediction') for (let i = 0; i < n; i++) x0[i] = a * sample[i] - b * modelOutput[i];
@@ -366,8 +371,8 @@ export function predictX0(
 /** q(x_t | x_0) = √ᾱ·x0 + √(1−ᾱ)·noise, for the ᾱ-parameterised schedulers. */
 export function addNoiseAlpha(original: Float32Array, noise: Float32Array, alphaProd: number): Float32Array {
   checkSameLength(original, noise, 'originalSamples and noise');
-  const a = Math.sqrt(alphaProd);
-  const b = Math.sqrt(f32(1 - alphaProd));
+  const a = f32(Math.sqrt(alphaProd));
+  const b = f32(Math.sqrt(f32(1 - alphaProd)));
   const out = new Float32Array(original.length);
   for (let i = 0; i < out.length; i++) out[i] = a * original[i] + b * noise[i];
   return out;
@@ -421,9 +426,9 @@ export class SigmaCursor {
   /** sample / √(σ² + 1). */
   scale(sample: Float32Array, timestep: number): Float32Array {
     const sigma = this.sigmas[this.current(timestep)];
-    const k = 1 / Math.sqrt(sigma * sigma + 1);
+    const denom = f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
     const out = new Float32Array(sample.length);
-    for (let i = 0; i < out.length; i++) out[i] = sample[i] * k;
+    for (let i = 0; i < out.length; i++) out[i] = sample[i] / denom;
     return out;
   }
 

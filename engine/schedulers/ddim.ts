@@ -3,6 +3,7 @@ import type { TorchGenerator } from '../random.ts';
 import {
   ConfigReader,
   addNoiseAlpha,
+  f32,
   alphaAt,
   batchNoise,
   checkBeginIndex,
@@ -76,7 +77,7 @@ export class DDIMScheduler implements Scheduler {
   getVariance(timestep: number, prevTimestep: number): number {
     const alphaProd = alphaAt(this.schedule.alphasCumprod, timestep, 'DDIMScheduler');
     const alphaPrev = this.#alphaPrev(prevTimestep);
-    return ((1 - alphaPrev) / (1 - alphaProd)) * (1 - alphaProd / alphaPrev);
+    return f32(f32(f32(1 - alphaPrev) / f32(1 - alphaProd)) * f32(1 - f32(alphaProd / alphaPrev)));
   }
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, generators?: readonly TorchGenerator[]): SchedulerOutput {
@@ -89,8 +90,8 @@ export class DDIMScheduler implements Scheduler {
 
     const x0 = new Float32Array(n);
     predictX0(this.predictionType, modelOutput, sample, alphaProd, x0);
-    const sqrtA = Math.sqrt(alphaProd);
-    const sqrtB = Math.sqrt(1 - alphaProd);
+    const sqrtA = f32(Math.sqrt(alphaProd));
+    const sqrtB = f32(Math.sqrt(f32(1 - alphaProd)));
     // ε is taken from the unclipped x0, as diffusers does without use_clipped_model_output.
     const eps = new Float32Array(n);
     if (this.predictionType === 'epsilon') eps.set(modelOutput);
@@ -103,9 +104,9 @@ export class DDIMScheduler implements Scheduler {
       for (let i = 0; i < n; i++) x0[i] = Math.min(Math.max(x0[i], -c), c);
     }
 
-    const stdDev = this.eta * Math.sqrt(this.getVariance(timestep, prevTimestep));
-    const dirCoeff = Math.sqrt(1 - alphaPrev - stdDev * stdDev);
-    const x0Coeff = Math.sqrt(alphaPrev);
+    const stdDev = f32(this.eta * f32(Math.sqrt(this.getVariance(timestep, prevTimestep))));
+    const dirCoeff = f32(Math.sqrt(f32(f32(1 - alphaPrev) - f32(stdDev * stdDev))));
+    const x0Coeff = f32(Math.sqrt(alphaPrev));
     const prev = new Float32Array(n);
     for (let i = 0; i < n; i++) prev[i] = x0Coeff * x0[i] + dirCoeff * eps[i];
     if (this.eta > 0) {

@@ -82,17 +82,19 @@ export class EulerAncestralDiscreteScheduler implements Scheduler {
     const index = this.#cursor.current(timestep);
     const sigmaFrom = this.sigmas[index];
     const sigmaTo = this.sigmas[index + 1];
-    const sigmaUp = Math.sqrt((sigmaTo * sigmaTo * (sigmaFrom * sigmaFrom - sigmaTo * sigmaTo)) / (sigmaFrom * sigmaFrom));
-    const sigmaDown = Math.sqrt(sigmaTo * sigmaTo - sigmaUp * sigmaUp);
-    const dt = sigmaDown - sigmaFrom;
+    const to2 = f32(sigmaTo * sigmaTo);
+    const from2 = f32(sigmaFrom * sigmaFrom);
+    const sigmaUp = f32(Math.sqrt(f32(f32(to2 * f32(from2 - to2)) / from2)));
+    const sigmaDown = f32(Math.sqrt(f32(to2 - f32(sigmaUp * sigmaUp))));
+    const dt = f32(sigmaDown - sigmaFrom);
     const n = sample.length;
     const x0 = new Float32Array(n);
     if (this.predictionType === 'epsilon') {
       for (let i = 0; i < n; i++) x0[i] = sample[i] - sigmaFrom * modelOutput[i];
     } else {
-      const a = -sigmaFrom / Math.sqrt(sigmaFrom * sigmaFrom + 1);
-      const b = 1 / (sigmaFrom * sigmaFrom + 1);
-      for (let i = 0; i < n; i++) x0[i] = modelOutput[i] * a + sample[i] * b;
+      const s2 = f32(from2 + 1);
+      const a = f32(-sigmaFrom / f32(Math.sqrt(s2)));
+      for (let i = 0; i < n; i++) x0[i] = f32(modelOutput[i] * a) + f32(sample[i] / s2);
     }
     const noise = batchNoise(n, generators);
     const prev = new Float32Array(n);

@@ -122,16 +122,16 @@ export class EulerDiscreteScheduler implements Scheduler {
     checkSameLength(modelOutput, sample, 'modelOutput and sample');
     const index = this.#cursor.current(timestep);
     const sigma = this.sigmas[index];
-    const dt = this.sigmas[index + 1] - sigma;
+    const dt = f32(this.sigmas[index + 1] - sigma);
     const n = sample.length;
     const x0 = new Float32Array(n);
     const prev = new Float32Array(n);
     if (this.predictionType === 'epsilon') {
       for (let i = 0; i < n; i++) x0[i] = sample[i] - sigma * modelOutput[i];
     } else if (this.predictionType === 'v_prediction') {
-      const a = -sigma / Math.sqrt(sigma * sigma + 1);
-      const b = 1 / (sigma * sigma + 1);
-      for (let i = 0; i < n; i++) x0[i] = modelOutput[i] * a + sample[i] * b;
+      const s2 = f32(f32(sigma * sigma) + 1);
+      const a = f32(-sigma / f32(Math.sqrt(s2)));
+      for (let i = 0; i < n; i++) x0[i] = f32(modelOutput[i] * a) + f32(sample[i] / s2);
     } else x0.set(modelOutput);
     for (let i = 0; i < n; i++) prev[i] = sample[i] + ((sample[i] - x0[i]) / sigma) * dt;
     this.#cursor.advance();

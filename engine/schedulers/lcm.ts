@@ -9,6 +9,7 @@ import {
   batchNoise,
   checkSameLength,
   checkSteps,
+  f32,
   npLinspace,
   predictX0,
   schedulerError,
@@ -104,9 +105,10 @@ export class LCMScheduler implements Scheduler {
     const alphaProd = alphaAt(ac, timestep, 'LCMScheduler');
     const alphaPrev = prevTimestep >= 0 ? alphaAt(ac, prevTimestep, 'LCMScheduler') : this.finalAlphaCumprod;
     // Boundary-condition scalings with sigma_data = 0.5.
-    const scaled = timestep * this.timestepScaling;
-    const cSkip = 0.25 / (scaled * scaled + 0.25);
-    const cOut = scaled / Math.sqrt(scaled * scaled + 0.25);
+    const scaled = f32(timestep * this.timestepScaling);
+    const s2 = f32(f32(scaled * scaled) + 0.25);
+    const cSkip = f32(0.25 / s2);
+    const cOut = f32(scaled / f32(Math.sqrt(s2)));
 
     const n = sample.length;
     const x0 = new Float32Array(n);
@@ -117,14 +119,14 @@ export class LCMScheduler implements Scheduler {
       for (let i = 0; i < n; i++) x0[i] = Math.min(Math.max(x0[i], -c), c);
     }
     const denoised = new Float32Array(n);
-    for (let i = 0; i < n; i++) denoised[i] = cOut * x0[i] + cSkip * sample[i];
+    for (let i = 0; i < n; i++) denoised[i] = f32(cOut * x0[i]) + f32(cSkip * sample[i]);
 
     // A copy on the last step too, so callers may keep the preview while reusing the sample.
     let prev: Float32Array;
     if (index !== this.numInferenceSteps! - 1) {
       const noise = batchNoise(n, generators);
-      const a = Math.sqrt(alphaPrev);
-      const b = Math.sqrt(1 - alphaPrev);
+      const a = f32(Math.sqrt(alphaPrev));
+      const b = f32(Math.sqrt(f32(1 - alphaPrev)));
       prev = new Float32Array(n);
       for (let i = 0; i < n; i++) prev[i] = a * denoised[i] + b * noise[i];
     } else prev = Float32Array.from(denoised);

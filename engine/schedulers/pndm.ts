@@ -8,6 +8,7 @@ import {
   checkBeginIndex,
   checkSameLength,
   checkSteps,
+  f32,
   npArange,
   npLinspace,
   roundHalfEven,
@@ -174,23 +175,23 @@ export class PNDMScheduler implements Scheduler {
   #prevSample(sample: Float32Array, timestep: number, prevTimestep: number, modelOutput: Float32Array): SchedulerOutput {
     const alphaProd = alphaAt(this.schedule.alphasCumprod, timestep, 'PNDMScheduler');
     const alphaPrev = prevTimestep >= 0 ? alphaAt(this.schedule.alphasCumprod, prevTimestep, 'PNDMScheduler') : this.finalAlphaCumprod;
-    const betaProd = 1 - alphaProd;
-    const betaPrev = 1 - alphaPrev;
+    const betaProd = f32(1 - alphaProd);
+    const betaPrev = f32(1 - alphaPrev);
     const n = sample.length;
-    const sqrtA = Math.sqrt(alphaProd);
-    const sqrtB = Math.sqrt(betaProd);
+    const sqrtA = f32(Math.sqrt(alphaProd));
+    const sqrtB = f32(Math.sqrt(betaProd));
     let eps = modelOutput;
     if (this.predictionType === 'v_prediction') {
       eps = new Float32Array(n);
       for (let i = 0; i < n; i++) eps[i] = sqrtA * modelOutput[i] + sqrtB * sample[i];
     }
-    const sampleCoeff = Math.sqrt(alphaPrev / alphaProd);
-    const denom = alphaProd * Math.sqrt(betaPrev) + Math.sqrt(alphaProd * betaProd * alphaPrev);
-    const epsCoeff = (alphaPrev - alphaProd) / denom;
+    const sampleCoeff = f32(Math.sqrt(f32(alphaPrev / alphaProd)));
+    const denom = f32(f32(alphaProd * f32(Math.sqrt(betaPrev))) + f32(Math.sqrt(f32(f32(alphaProd * betaProd) * alphaPrev))));
+    const diff = f32(alphaPrev - alphaProd);
     const prev = new Float32Array(n);
     const x0 = new Float32Array(n);
     for (let i = 0; i < n; i++) {
-      prev[i] = sampleCoeff * sample[i] - epsCoeff * eps[i];
+      prev[i] = f32(sampleCoeff * sample[i]) - f32(diff * eps[i]) / denom;
       x0[i] = (sample[i] - sqrtB * eps[i]) / sqrtA;
     }
     return { prevSample: prev, predOriginalSample: x0 };

@@ -36,6 +36,7 @@ export function scaled(x: Float32Array, k: number): Float32Array {
   return x.map((v) => v * k);
 }
 
+/** Exact (double) sum; torch's float32 reduction can differ by a few 1e-3 on sums near 6e4. */
 export function sumAbs(x: Float32Array): number {
   let s = 0;
   for (const v of x) s += Math.abs(v);

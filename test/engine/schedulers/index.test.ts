@@ -12,7 +12,7 @@ import {
   schedulerNames,
 } from '../../../engine/schedulers/index.ts';
 import type { SchedulerName } from '../../../engine/types.ts';
-import { SD15_CONFIG } from './dummies.ts';
+import { SD15_CONFIG, assertSumMean, dummyModel, dummyNoiseDeter, dummySampleDeter } from './dummies.ts';
 
 const classes = {
   DDIMScheduler,
@@ -89,5 +89,37 @@ test('every scheduler runs a 16K-float text2img loop and an img2img loop, median
     // The median resists JIT warm-up and a busy machine; measured ~0.1 ms, ~0.5 ms with a 16K randn.
     const median = times.sort((a, b) => a - b)[times.length >> 1];
     assert.ok(median < 1, `${name}: median step took ${median.toFixed(3)} ms`);
+  }
+});
+
+// diffusers img2img flow (get_timesteps with strength 0.6, set_begin_index where the class has it,
+// add_noise at the first kept timestep) on the deterministic dummies, torch.manual_seed(0) for noise.
+// Expected sums from diffusers 58eb52c0803e with torch's CPU generator.
+test('img2img loops match diffusers for every scheduler', () => {
+  const expected: Record<SchedulerName, [number, number[], number]> = {
+    DDIMScheduler: [4, [501, 401], 548.1894],
+    PNDMScheduler: [4, [601, 501], 541.4952],
+    EulerDiscreteScheduler: [4, [555, 444], 570.6073],
+    EulerAncestralDiscreteScheduler: [4, [555, 444], 544.2682],
+    DPMSolverMultistepScheduler: [4, [599, 500], 572.2562],
+    LCMScheduler: [2, [499, 259], 489.6027],
+  };
+  for (const name of schedulerNames) {
+    const [tStartExpected, firstTimesteps, sum] = expected[name];
+    const s = createScheduler(SD15_CONFIG, name);
+    const steps = name === 'LCMScheduler' ? 4 : 10;
+    s.setTimesteps(steps);
+    const tStart = steps - Math.min(Math.trunc(steps * 0.6), steps);
+    assert.equal(tStart, tStartExpected);
+    s.setBeginIndex(tStart);
+    const timesteps = s.timesteps.slice(tStart);
+    assert.deepEqual(timesteps.slice(0, 2), firstTimesteps, name);
+    const g = new TorchGenerator(0);
+    let x = s.addNoise(dummySampleDeter(), dummyNoiseDeter(), timesteps[0]);
+    for (const t of timesteps) {
+      const eps = dummyModel(s.scaleModelInput(x, t), t).map((v) => v * 0.5);
+      x = s.step(eps, t, x, [g]).prevSample;
+    }
+    assertSumMean(x, sum, sum / 768);
   }
 });
