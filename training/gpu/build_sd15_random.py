@@ -11,8 +11,9 @@ git-ignored).
 - AutoencoderKL: block_out_channels (128, 256, 512, 512), 4 latent channels, scaling 0.18215. Encoder 34,163,592
   and decoder 49,490,179 parameters, plus 92 for quant_conv/post_quant_conv.
 
-With diffusers (and transformers) importable, it uses their classes. Otherwise it uses the self-contained PyTorch
-re-implementation below: same modules and parameter counts (checked by --count-params) and the same data flow.
+With diffusers importable it takes the UNet and VAE from it, and with transformers the text encoder. Otherwise (or with
+--builtin) it uses the self-contained PyTorch re-implementation below. That has the same modules, parameter counts
+(checked by --count-params) and data flow.
 
 Examples:
   python3 build_sd15_random.py --out artifacts/sd15-random --dtype both          # GPU: fp16 traced on CUDA
@@ -355,10 +356,9 @@ class VaeDecoder(nn.Module):
 # ----------------------------------------------------------------------------------------------------------------------
 # diffusers / transformers builders (used when importable)
 
-def diffusers_available():
+def importable(name):
     try:
-        import diffusers  # noqa: F401
-        import transformers  # noqa: F401
+        __import__(name)
         return True
     except ImportError:
         return False
@@ -409,29 +409,32 @@ class ReturnTuple(nn.Module):
         return self.fn(self.module, *args)
 
 
-def build_components(s, use_diffusers, vae_out):
-    if use_diffusers:
-        from diffusers import AutoencoderKL, UNet2DConditionModel
+def build_components(s, libs, vae_out):
+    """libs: subset of {'diffusers', 'transformers'} to take the UNet/VAE resp. text encoder from."""
+    mods = {'text_encoder': None, 'unet': None, 'vae_decoder': None, 'vae_encoder': None}
+    if 'transformers' in libs:
         from transformers import CLIPTextConfig, CLIPTextModel
-        ucfg = {k: v for k, v in unet_config(s).items() if not k.startswith('_')}
-        unet = UNet2DConditionModel(**ucfg)
-        vcfg = {k: v for k, v in vae_config(s).items() if not k.startswith('_')}
-        vae = AutoencoderKL(**vcfg)
         tcfg = {k: v for k, v in text_config(s).items() if k not in ('architectures', 'model_type')}
         text = CLIPTextModel(CLIPTextConfig(**tcfg))
+        mods['text_encoder'] = ReturnTuple(lambda m, ids: tuple(m(input_ids=ids, return_dict=False)[:2]), text)
+    else:
+        mods['text_encoder'] = CLIPText(s)
+    if 'diffusers' in libs:
+        from diffusers import AutoencoderKL, UNet2DConditionModel
+        unet = UNet2DConditionModel(**{k: v for k, v in unet_config(s).items() if not k.startswith('_')})
+        vae = AutoencoderKL(**{k: v for k, v in vae_config(s).items() if not k.startswith('_')})
 
         def encode(m, sample):
             moments = m.quant_conv(m.encoder(sample))
             return moments if vae_out == 'latent_parameters' else moments[:, :4]
 
-        return {
-            'text_encoder': ReturnTuple(lambda m, ids: tuple(m(input_ids=ids, return_dict=False)[:2]), text),
-            'unet': ReturnTuple(lambda m, x, t, c: m(x, t, c, return_dict=False)[0], unet),
-            'vae_decoder': ReturnTuple(lambda m, z: m.decode(z, return_dict=False)[0], vae),
-            'vae_encoder': ReturnTuple(encode, vae),
-        }
-    return {'text_encoder': CLIPText(s), 'unet': UNet(s), 'vae_decoder': VaeDecoder(s),
-            'vae_encoder': VaeEncoder(s, vae_out)}
+        mods['unet'] = ReturnTuple(lambda m, x, t, c: m(x, t, c, return_dict=False)[0], unet)
+        mods['vae_decoder'] = ReturnTuple(lambda m, z: m.decode(z, return_dict=False)[0], vae)
+        mods['vae_encoder'] = ReturnTuple(encode, vae)
+    else:
+        mods['unet'], mods['vae_decoder'] = UNet(s), VaeDecoder(s)
+        mods['vae_encoder'] = VaeEncoder(s, vae_out)
+    return mods
 
 
 def count_params(module):
@@ -546,7 +549,7 @@ def write_tokenizer(folder, vocab_size, style):
         'bos_token': '<|startoftext|>', 'eos_token': '<|endoftext|>', 'pad_token': pad, 'unk_token': '<|endoftext|>'})
 
 
-def build_pipeline(out, s, dtype, style, use_diffusers, device, opset, components, seed):
+def build_pipeline(out, s, dtype, style, libs, device, opset, components, seed):
     torch.manual_seed(seed)
     fp16 = dtype == 'fp16'
     trace_half = fp16 and device.startswith('cuda')  # CPU torch (1.13) has no fp16 conv: convert the graph instead
@@ -556,7 +559,7 @@ def build_pipeline(out, s, dtype, style, use_diffusers, device, opset, component
     vae_out = 'latent_parameters' if opt else 'latent_sample'
     B = 'batch_size' if opt else 'batch'
     Ctx.device = device
-    mods = build_components(s, use_diffusers, vae_out)
+    mods = build_components(s, libs, vae_out)
     report = {}
 
     write_json(os.path.join(out, 'model_index.json'), {
@@ -572,7 +575,8 @@ def build_pipeline(out, s, dtype, style, use_diffusers, device, opset, component
         'skip_prk_steps': True, 'steps_offset': 1, 'trained_betas': None, 'clip_sample': False})
     write_tokenizer(os.path.join(out, 'tokenizer'), s['vocab'], style)
 
-    lat = 8 if s['unet_channels'][0] < 320 else 64
+    # dummy latent size for tracing only (all spatial axes are dynamic): SD's 64 on GPU, small on CPU to stay quick
+    lat = 64 if device.startswith('cuda') else 8
     for name in components:
         m = mods[name].to(device=device, dtype=tdt).eval()
         report[name] = count_params(m)
@@ -631,7 +635,8 @@ def main():
                              'unet/weights.pb; optimum = int64 ids, scalar timestep, latent_parameters, model.onnx_data')
     parser.add_argument('--components', default='text_encoder,unet,vae_decoder,vae_encoder')
     parser.add_argument('--tiny', action='store_true', help='scaled-down widths/depths (same structure) for checks')
-    parser.add_argument('--no-diffusers', action='store_true', help='use the built-in re-implementation')
+    parser.add_argument('--builtin', action='store_true',
+                        help='use the built-in re-implementation even where diffusers/transformers are importable')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--opset', type=int, default=14 if torch.__version__ < '2' else 17)
     parser.add_argument('--seed', type=int, default=0)
@@ -640,16 +645,19 @@ def main():
     opts = parser.parse_args()
 
     s = sizes(opts.tiny)
-    use_diffusers = not opts.no_diffusers and diffusers_available()
-    print(f'torch {torch.__version__}, onnx {onnx.__version__}, '
-          f'{"diffusers" if use_diffusers else "built-in re-implementation"}, device {opts.device}')
+    libs = set() if opts.builtin else {lib for lib in ('diffusers', 'transformers') if importable(lib)}
+    print(f'torch {torch.__version__}, onnx {onnx.__version__}, device {opts.device}; UNet/VAE from '
+          f'{"diffusers" if "diffusers" in libs else "the built-in re-implementation"}, text encoder from '
+          f'{"transformers" if "transformers" in libs else "the built-in re-implementation"}')
     if opts.count_params:
         ok = True
-        for label, with_diffusers in [('built-in', False)] + ([('diffusers', True)] if use_diffusers else []):
+        for label, use in [('built-in', set())] + ([('library', libs)] if libs else []):
             Ctx.device = 'meta'
-            mods = build_components(s, with_diffusers, 'latent_sample')  # diffusers' modules allocate on CPU
-            if with_diffusers:  # one AutoencoderKL holds both halves
+            mods = build_components(s, use, 'latent_sample')  # library modules allocate on CPU
+            if 'diffusers' in use:  # one AutoencoderKL holds both halves
                 mods = {'text_encoder': mods['text_encoder'], 'unet': mods['unet'], 'vae': mods['vae_decoder']}
+            elif use:
+                mods = {'text_encoder': mods['text_encoder']}
             for name, m in mods.items():
                 n = count_params(m)
                 full = SD15_PARAMS['vae_encoder'] + SD15_PARAMS['vae_decoder'] if name == 'vae' else SD15_PARAMS[name]
@@ -664,7 +672,7 @@ def main():
         out = os.path.join(opts.out, f'sd15-random-{dtype}')
         shutil.rmtree(out, ignore_errors=True)
         print(f'{out}:', flush=True)
-        build_pipeline(out, s, dtype, opts.style, use_diffusers, opts.device, opts.opset, components, opts.seed)
+        build_pipeline(out, s, dtype, opts.style, libs, opts.device, opts.opset, components, opts.seed)
 
 
 if __name__ == '__main__':
