@@ -390,7 +390,7 @@ export function alphaAt(alphasCumprod: Float32Array, t: number, className: strin
 // diffusers derives from the first timestep (or set_begin_index), input scaling and sigma-based add_noise.
 export class SigmaCursor {
   timesteps: number[] = [];
-  /** One more entry than timesteps: the final sigma. */
+  /** One more entry than timesteps (the final sigma); empty for LCM, which has none. */
   sigmas: Float32Array = new Float32Array(0);
   stepIndex: number | undefined;
   beginIndex: number | undefined;

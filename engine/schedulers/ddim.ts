@@ -10,6 +10,7 @@ import {
   checkSameLength,
   checkSteps,
   predictX0,
+  schedulerError,
   spacedTimesteps,
   thresholdSample,
   trainingSchedule,
@@ -81,7 +82,7 @@ export class DDIMScheduler implements Scheduler {
   }
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, generators?: readonly TorchGenerator[]): SchedulerOutput {
-    if (this.numInferenceSteps === undefined) throw new Error('DDIMScheduler.step needs setTimesteps(numInferenceSteps) first');
+    if (this.numInferenceSteps === undefined) throw schedulerError('DDIMScheduler.step needs setTimesteps(numInferenceSteps) first');
     checkSameLength(modelOutput, sample, 'modelOutput and sample');
     const prevTimestep = timestep - Math.floor(this.schedule.numTrainTimesteps / this.numInferenceSteps);
     const alphaProd = alphaAt(this.schedule.alphasCumprod, timestep, 'DDIMScheduler');

@@ -29,9 +29,9 @@ type Algorithm = 'dpmsolver++' | 'sde-dpmsolver++';
 
 /** α_t, σ_t and λ_t = log α_t − log σ_t for a sigma of the VP schedule. */
 function alphaSigma(sigma: number): { alpha: number; sigmaT: number; lambda: number } {
-  const alpha = 1 / Math.sqrt(sigma * sigma + 1);
-  const sigmaT = sigma * alpha;
-  return { alpha, sigmaT, lambda: Math.log(alpha) - Math.log(sigmaT) };
+  const alpha = f32(1 / f32(Math.sqrt(f32(f32(sigma * sigma) + 1))));
+  const sigmaT = f32(sigma * alpha);
+  return { alpha, sigmaT, lambda: f32(f32(Math.log(alpha)) - f32(Math.log(sigmaT))) };
 }
 
 export class DPMSolverMultistepScheduler implements Scheduler {
