@@ -18,6 +18,8 @@ export interface FakeSlackOptions {
   /** The first team is the bot's own (auth.test); payloads may name any of them. */
   readonly teams?: FakeTeam[];
   readonly channels?: string[];
+  /** Users that users.info reports as workspace admins. */
+  readonly admins?: string[];
   /** Slack's ack window. @default 3000 */
   readonly ackTimeoutMs?: number;
   /** Envelope types redelivered after a missed ack. @default ['events_api'] */
@@ -42,6 +44,7 @@ export const slackRateLimits: Record<string, number> = {
   'chat.postMessage': 60,
   'chat.update': 50,
   'chat.postEphemeral': 100,
+  'users.info': 100,
   'files.getUploadURLExternal': 100,
   'files.completeUploadExternal': 100,
 };
@@ -59,6 +62,7 @@ export class FakeSlack {
   readonly botId = 'B0BOT';
   readonly teams: FakeTeam[];
   readonly channels: Set<string>;
+  readonly admins: Set<string>;
   readonly calls: FakeCall[] = [];
   readonly failures: FakeFailure[] = [];
   readonly messages: FakeMessage[] = [];
@@ -79,6 +83,7 @@ export class FakeSlack {
     this.appToken = options.appToken ?? 'xapp-1-A0FAKEAPP-0000-fake-app-token';
     this.teams = options.teams ?? defaultTeams;
     this.channels = new Set(options.channels ?? ['C0000000A', 'C0000000B']);
+    this.admins = new Set(options.admins ?? []);
     this.ackTimeoutMs = options.ackTimeoutMs ?? 3000;
     this.#rateLimits = options.rateLimits === undefined ? slackRateLimits : options.rateLimits;
     this.#server = createServer((req, res) => {
@@ -368,6 +373,7 @@ export class FakeSlack {
       botId: this.botId,
       appId: this.appId,
       channels: this.channels,
+      admins: this.admins,
       messages: this.messages,
       files: this.files,
       openSocketUrl: () => this.#socket.openUrl(),

@@ -189,6 +189,12 @@ export const methodSchemas: Record<string, object> = {
       blocks,
     },
   },
+  'users.info': {
+    type: 'object',
+    required: ['user'],
+    additionalProperties: false,
+    properties: { ...common, user: { type: 'string', pattern: '^[UW][A-Z0-9]+$' }, include_locale: boolLike },
+  },
   // Not a Web API method: the body Bolt's `respond()` POSTs to a response_url.
   response_url: {
     type: 'object',

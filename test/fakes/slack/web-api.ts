@@ -10,6 +10,8 @@ export interface WebApiContext {
   readonly botId: string;
   readonly appId: string;
   readonly channels: Set<string>;
+  /** Users whose users.info says is_admin. */
+  readonly admins: Set<string>;
   readonly messages: FakeMessage[];
   readonly files: Map<string, FakeFile>;
   /** Issues a one-time Socket Mode URL. */
@@ -32,6 +34,15 @@ export const methods: Record<string, (ctx: WebApiContext, args: Args) => MethodR
     bot_id: ctx.botId,
     is_enterprise_install: false,
   }),
+
+  'users.info': (ctx, args) => {
+    const id = String(args.user);
+    const admin = ctx.admins.has(id);
+    return {
+      ok: true,
+      user: { id, team_id: ctx.team.id, name: id.toLowerCase(), real_name: id, deleted: false, is_bot: false, is_admin: admin, is_owner: false, is_primary_owner: false, is_restricted: false, profile: { display_name: id.toLowerCase(), real_name: id } },
+    };
+  },
 
   'apps.connections.open': (ctx) => ({ ok: true, url: ctx.openSocketUrl() }),
 

@@ -1,0 +1,93 @@
+// The Slack adapter: a @slack/bolt App in Socket Mode (no public URL needed; `SLACK_BOT_TOKEN` + `SLACK_APP_TOKEN`)
+// or HTTP mode (`SLACK_SIGNING_SECRET`, Bolt verifies every request's signature and answers 401 to bad or stale
+// ones), registered on the shared core through its JobSurface.
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { App, LogLevel } from '@slack/bolt';
+import { BotError, ErrorCode } from '../../core/errors.ts';
+import type { Adapter, BotCore } from '../../core/types.ts';
+import { clientOptions, defaultRetry, type RetryOptions } from './api.ts';
+import { registerHandlers } from './handler.ts';
+import { SlackSurface } from './surface.ts';
+
+export { slashName, optionsFromText } from './commands.ts';
+export { SlackSurface } from './surface.ts';
+
+export interface SlackAdapterOptions {
+  /** Bot token `xoxb-…`. */
+  readonly botToken: string;
+  /** App-level token `xapp-…` (scope `connections:write`): Socket Mode. */
+  readonly appToken?: string;
+  /** Signing secret: HTTP mode, used when no app token is given. */
+  readonly signingSecret?: string;
+  /** HTTP-mode port (0 picks a free one). @default 3001 */
+  readonly port?: number;
+  /** HTTP-mode interface. @default '0.0.0.0' (Slack must reach it) */
+  readonly host?: string;
+  /** Web API base URL, for tests. @default Slack's own */
+  readonly apiUrl?: string;
+  /** @default 3000 */
+  readonly minEditIntervalMs?: number;
+  /** @default 9000 */
+  readonly previewIntervalMs?: number;
+  readonly retry?: Partial<RetryOptions>;
+  /** Bolt's own log level. @default 'warn' */
+  readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  readonly log?: (level: 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+}
+
+const levels = { debug: LogLevel.DEBUG, info: LogLevel.INFO, warn: LogLevel.WARN, error: LogLevel.ERROR } as const;
+
+export class SlackAdapter implements Adapter {
+  readonly name = 'slack';
+  readonly mode: 'socket' | 'http';
+  #app: App | undefined;
+  #core: BotCore | undefined;
+  /** The HTTP-mode events URL once started (`http://host:port/slack/events`). */
+  eventsUrl: string | undefined;
+
+  constructor(private readonly o: SlackAdapterOptions) {
+    if (!o.botToken) throw new BotError(ErrorCode.Config, 'Expected `SLACK_BOT_TOKEN` (xoxb-…) to be set to start Slack');
+    if (!o.appToken && !o.signingSecret) {
+      throw new BotError(
+        ErrorCode.Config,
+        'Expected `SLACK_APP_TOKEN` (xapp-…, Socket Mode) or `SLACK_SIGNING_SECRET` (HTTP mode) to be set, got neither; see README § Slack',
+      );
+    }
+    this.mode = o.appToken ? 'socket' : 'http';
+  }
+
+  async start(core: BotCore): Promise<void> {
+    const o = this.o;
+    const retry = { ...defaultRetry, ...o.retry };
+    const app =
+      this.mode === 'socket'
+        ? new App({ token: o.botToken, appToken: o.appToken, socketMode: true, logLevel: levels[o.logLevel ?? 'warn'], clientOptions: clientOptions(o.apiUrl) })
+        : new App({ token: o.botToken, signingSecret: o.signingSecret, logLevel: levels[o.logLevel ?? 'warn'], clientOptions: clientOptions(o.apiUrl) });
+    const surface = new SlackSurface({ client: app.client, minEditIntervalMs: o.minEditIntervalMs, previewIntervalMs: o.previewIntervalMs, retry, log: o.log });
+    registerHandlers(app, { core, surface, client: app.client, retry, log: o.log });
+    app.error(async (error) => {
+      o.log?.('error', 'Slack listener failed', { code: error.code, error: String(error) });
+    });
+    if (this.mode === 'socket') {
+      await app.start();
+    } else {
+      const server = (await app.start({ port: o.port ?? 3001, host: o.host ?? '0.0.0.0' })) as Server;
+      const { port } = server.address() as AddressInfo;
+      this.eventsUrl = `http://${o.host && o.host !== '0.0.0.0' ? o.host : '127.0.0.1'}:${port}/slack/events`;
+    }
+    core.attachSurface(surface);
+    this.#app = app;
+    this.#core = core;
+  }
+
+  async stop(): Promise<void> {
+    this.#core?.detachSurface('slack');
+    await this.#app?.stop();
+    this.#app = undefined;
+  }
+}
+
+export function createSlackAdapter(options: SlackAdapterOptions): SlackAdapter {
+  return new SlackAdapter(options);
+}
