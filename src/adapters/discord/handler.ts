@@ -10,6 +10,7 @@ import {
   type Interaction,
 } from 'discord.js';
 import type { Actor, BotCore, BotInput, MessageRef, MessageView, OptionValue, ProgressView, Reply } from '../../core/types.ts';
+import { discordCode, withRetry } from './rest.ts';
 import { renderMessage, renderProgress, type RenderedMessage } from './render.ts';
 import { makeRef, TOKEN_LIFETIME_MS, DEFAULT_ATTACHMENT_LIMIT, type DiscordRefData, type DiscordSurface } from './surface.ts';
 
@@ -32,6 +33,8 @@ const CHANNEL_PERMISSIONS = [
 ] as const;
 
 type Supported = ChatInputCommandInteraction | ButtonInteraction;
+
+const ACK_RETRY = { retries: 2, baseDelayMs: 100, maxDelayMs: 400 };
 
 export const PERMISSION_NOTE_PREFIX = "⚠️ I'm missing";
 
@@ -69,7 +72,10 @@ export async function handleInteraction(i: Interaction, o: HandlerOptions): Prom
   const input = toInput(i);
   const ephemeral = o.core.isEphemeral(input);
   try {
-    await i.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {});
+    // A 5xx here is retried quickly (the 3 s window is short); 40060 means an earlier try did get through.
+    await withRetry(() => i.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {}), ACK_RETRY).catch((error: unknown) => {
+      if (discordCode(error) !== 40060) throw error;
+    });
     o.onAck?.(performance.now() - received);
   } catch (error) {
     // Late (10062) or already answered (40060): nothing can be shown to the user for this interaction.

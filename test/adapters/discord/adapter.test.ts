@@ -265,6 +265,16 @@ test('5xx are retried with backoff; 429 retry_after is obeyed; nothing is hammer
   assert.match(h.fake.message(ref.messageId!)!.content, /Step 2\/4/);
 });
 
+test('a 5xx on the acknowledgement is retried within the 3 s window', async () => {
+  h.fake.inject({ status: 503, match: (r) => r.route === 'POST /interactions/:interaction/:token/callback' });
+  const got = nextReply();
+  const it = h.fake.sendCommand('help', {});
+  await got;
+  const calls = h.fake.requests(forToken(it.ctx.token));
+  assert.deepEqual(calls.map((r) => r.status), [503, 204]);
+  assert.ok(calls[1].at - it.createdAt < 1000);
+});
+
 test('a restart between the grid and a button press: the new process handles the old message\'s button', async () => {
   const { ref, job } = await jobMessage('restrt');
   await core.surface!.editJobMessage(ref, views.done(job, await solidPng('#333', 32)));
