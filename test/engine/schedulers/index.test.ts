@@ -123,3 +123,38 @@ test('img2img loops match diffusers for every scheduler', () => {
     assertSumMean(x, sum, sum / 768);
   }
 });
+
+// Text2img as the SD pipeline runs it: SD 1.5 config, 20 steps (LCM 4), latents = randn(2,4,8,8, seed 42) ·
+// init_noise_sigma, ε = 0.8·tanh(scaled input), one generator (seed 0) for the whole batch. Expected sum |x|
+// and the first/last values from diffusers 58eb52c0803e on torch's CPU generator.
+test('SD 1.5 text2img loops match diffusers, including Karras, SDE and ancestral noise', () => {
+  const cases: [SchedulerName, Record<string, unknown>, number, number, number][] = [
+    ['DDIMScheduler', {}, 1630.10139, 12.664803, 0.744259],
+    ['PNDMScheduler', {}, 1602.91029, 12.623006, 0.710175],
+    ['EulerDiscreteScheduler', {}, 2113.81464, 16.651665, 0.854623],
+    ['EulerDiscreteScheduler', { use_karras_sigmas: true }, 2109.87498, 16.63834, 0.857437],
+    ['EulerAncestralDiscreteScheduler', {}, 1875.03567, 0.316108, -0.395654],
+    ['DPMSolverMultistepScheduler', {}, 2089.99213, 16.676258, 0.806085],
+    ['DPMSolverMultistepScheduler', { use_karras_sigmas: true }, 2082.95872, 16.664078, 0.799605],
+    ['DPMSolverMultistepScheduler', { algorithm_type: 'sde-dpmsolver++', use_karras_sigmas: true }, 2036.81351, 0.40727, -0.282797],
+    ['LCMScheduler', {}, 1584.63143, 5.315251, -2.484413],
+    ['EulerAncestralDiscreteScheduler', { timestep_spacing: 'trailing', prediction_type: 'v_prediction' }, 165.86118, -0.039458, -0.08509],
+  ];
+  const f = Math.fround;
+  for (const [name, extra, sum, first, last] of cases) {
+    const label = `${name} ${JSON.stringify(extra)}`;
+    const s = createScheduler({ ...SD15_CONFIG, ...extra }, name);
+    s.setTimesteps(name === 'LCMScheduler' ? 4 : 20);
+    const init = new TorchGenerator(42).randn([2, 4, 8, 8]);
+    let x = init.map((v) => v * s.initNoiseSigma);
+    const g = new TorchGenerator(0);
+    for (const t of s.timesteps) {
+      const eps = s.scaleModelInput(x, t).map((v) => f(Math.tanh(v)) * 0.8);
+      x = s.step(eps, t, x, [g]).prevSample;
+    }
+    let total = 0;
+    for (const v of x) total += Math.abs(v);
+    assert.ok(Math.abs(total - sum) < 1e-2, `${label}: sum ${total}, expected ${sum}`);
+    assert.ok(Math.abs(x[0] - first) < 1e-4 && Math.abs(x[x.length - 1] - last) < 1e-4, `${label}: ends ${x[0]}, ${x[x.length - 1]}`);
+  }
+});
