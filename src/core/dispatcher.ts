@@ -139,6 +139,11 @@ export class FairDispatcher implements JobQueue {
     return { running: this.#running.size, queued: this.#queue.size, byGuild: this.#queue.sizes() };
   }
 
+  /** The record of a queued (not running) job. */
+  queuedJob(jobId: string): JobRecord | undefined {
+    return this.#queue.get(jobId)?.job;
+  }
+
   isRunning(jobId: string): boolean {
     return this.#running.has(jobId);
   }

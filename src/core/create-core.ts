@@ -1,0 +1,190 @@
+// Wires the core from an engine, a store and the config: dispatcher + runner + progress hub + services + bot.
+// `start()` recovers unfinished jobs from the store (queued and interrupted ones, in their original order).
+import { EventEmitter } from 'node:events';
+import type { BotConfig } from '../../config/schema.ts';
+import type { Engine } from '../../engine/types.ts';
+import { Bot, type ButtonHandlers } from './bot.ts';
+import { FairDispatcher } from './dispatcher.ts';
+import { createJobRunner } from './job-runner.ts';
+import { CoreJobService } from './job-service.ts';
+import type { JobStore } from './job-store.ts';
+import type { Logger } from './logger.ts';
+import { createModerator } from './moderation.ts';
+import { ProgressHub } from './progress.ts';
+import type { BotCore, Command, CoreServices, GenerationLimits, JobRecord } from './types.ts';
+import { queuedView } from './views.ts';
+
+export type CoreConfig = Pick<
+  BotConfig,
+  | 'queueMaxPerUser'
+  | 'queueMaxPerGuild'
+  | 'queueMaxTotal'
+  | 'queueGuildWeights'
+  | 'queueFollowupPriority'
+  | 'queueRolePriority'
+  | 'jobTimeoutMs'
+  | 'maxPromptLength'
+  | 'maxSteps'
+  | 'defaultSteps'
+  | 'defaultGuidanceScale'
+  | 'defaultImages'
+  | 'upscaleStrength'
+  | 'variationStrength'
+  | 'varyStrongStrength'
+  | 'varySubtleStrength'
+  | 'bannedWords'
+>;
+
+export interface CoreDeps {
+  readonly config: CoreConfig;
+  readonly engine: Engine;
+  readonly store: JobStore;
+  readonly log: Logger;
+  /** From commands/index.ts (injected by main, so the core does not import commands/). */
+  readonly commands: readonly Command[];
+  readonly buttons: ButtonHandlers;
+  /** How many queued jobs (from the front) get live position updates. @default 10 */
+  readonly liveQueuedMessages?: number;
+}
+
+export interface Core {
+  readonly bot: BotCore;
+  readonly dispatcher: FairDispatcher;
+  readonly hub: ProgressHub;
+  readonly store: JobStore;
+  /** Re-queue unfinished jobs from the store; returns how many. */
+  start(): Promise<number>;
+  /** Stop starting jobs, wait for the running one, close the store. */
+  close(): Promise<void>;
+}
+
+export function createCore(deps: CoreDeps): Core {
+  const { config, engine, store, log } = deps;
+  const events = new EventEmitter();
+  const liveQueued = deps.liveQueuedMessages ?? 10;
+
+  const hub = new ProgressHub({
+    saveRef: async (jobId, ref) => {
+      await store.updateJob(jobId, (j) => ({ ...j, message: ref }));
+    },
+    onError: (error, jobId) => log.warn({ jobId, err: error }, 'progress delivery failed'),
+  });
+
+  // Position updates for the front of the queue, coalesced: many changes in a burst cost one pass.
+  const lastPosition = new Map<string, number>();
+  let refresh: NodeJS.Timeout | undefined;
+  const scheduleRefresh = () => {
+    refresh ??= setTimeout(() => {
+      refresh = undefined;
+      const ids = dispatcher.predictedIds(liveQueued);
+      for (const id of ids) {
+        const at = dispatcher.positionNow(id);
+        const job = dispatcher.queuedJob(id);
+        if (!at || !job || lastPosition.get(id) === at.position) continue;
+        lastPosition.set(id, at.position);
+        hub.push(job, { final: false, build: async () => queuedView(job, at.position, at.etaMs) });
+      }
+      for (const id of lastPosition.keys()) if (!dispatcher.queuedJob(id)) lastPosition.delete(id);
+    }, 50);
+  };
+
+  const runJob = createJobRunner({
+    engine,
+    store,
+    hub,
+    log,
+    etaOf: (id) => dispatcher.positionNow(id)?.etaMs,
+    onStarted: (job) => events.emit('jobStarted', job),
+    onProgress: (job, step, total) => events.emit('jobProgress', job, step, total),
+    onFinished: (job) => events.emit('jobFinished', job),
+  });
+
+  const dispatcher: FairDispatcher = new FairDispatcher({
+    run: runJob,
+    maxPerUser: config.queueMaxPerUser,
+    maxPerGuild: config.queueMaxPerGuild,
+    maxTotal: config.queueMaxTotal,
+    weights: config.queueGuildWeights,
+    jobTimeoutMs: config.jobTimeoutMs,
+    onChange: scheduleRefresh,
+    onError: (error, job) => log.error({ jobId: job.id, err: error }, 'job runner crashed'),
+  });
+
+  const jobs = new CoreJobService({
+    store,
+    queue: dispatcher,
+    hub,
+    log,
+    followupPriority: config.queueFollowupPriority,
+    rolePriority: config.queueRolePriority,
+    onQueued: (job) => events.emit('jobQueued', job),
+    onFinished: (job) => events.emit('jobFinished', job),
+  });
+
+  const limits: GenerationLimits = {
+    maxPromptLength: config.maxPromptLength,
+    maxSteps: config.maxSteps,
+    defaultSteps: config.defaultSteps,
+    defaultGuidanceScale: config.defaultGuidanceScale,
+    defaultImages: config.defaultImages,
+    upscaleStrength: config.upscaleStrength,
+    variationStrength: config.variationStrength,
+    varyStrongStrength: config.varyStrongStrength,
+    varySubtleStrength: config.varySubtleStrength,
+  };
+
+  const services: CoreServices = {
+    model: engine.info,
+    jobs,
+    limits,
+    commands: deps.commands.map((c) => c.data),
+    settings: {
+      user: (platform, userId) => store.userSettings(platform, userId),
+      guild: (platform, guildId) => store.guildSettings(platform, guildId),
+      setUser: (platform, userId, value) => store.setUserSettings(platform, userId, value),
+      setGuild: (platform, guildId, value) => store.setGuildSettings(platform, guildId, value),
+    },
+    moderate: createModerator({
+      globalWords: config.bannedWords,
+      guildWords: async (actor) => (await store.guildSettings(actor.platform, actor.guildId)).bannedWords ?? [],
+      onReject: (actor, word, text) =>
+        log.warn({ platform: actor.platform, guild: actor.guildId, user: actor.userId, word, prompt: text.slice(0, 200) }, 'prompt rejected: banned word'),
+    }),
+  };
+
+  const bot = new Bot({
+    commands: deps.commands,
+    buttons: deps.buttons,
+    services,
+    log,
+    events,
+    attachSurface: (surface) => hub.attach(surface),
+    detachSurface: (platform) => hub.detach(platform),
+  });
+
+  return {
+    bot,
+    dispatcher,
+    hub,
+    store,
+    async start() {
+      const pending = await store.pendingJobs();
+      for (const found of pending) {
+        let job: JobRecord = found;
+        if (job.status === 'running') {
+          // Interrupted by a crash or kill: it runs again from the start with the same seed.
+          job = (await store.updateJob(job.id, (j) => (j.status === 'running' ? { ...j, status: 'queued' } : undefined))) ?? job;
+          log.warn({ jobId: job.id, attempts: job.attempts }, 'job was interrupted; re-queued');
+        }
+        dispatcher.restore(job);
+      }
+      if (pending.length > 0) log.info({ jobs: pending.length }, 'recovered unfinished jobs');
+      return pending.length;
+    },
+    async close() {
+      clearTimeout(refresh);
+      await dispatcher.close();
+      await store.close();
+    },
+  };
+}
