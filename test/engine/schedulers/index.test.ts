@@ -146,7 +146,7 @@ test('SD 1.5 text2img loops match diffusers, including Karras, SDE and ancestral
     const s = createScheduler({ ...SD15_CONFIG, ...extra }, name);
     s.setTimesteps(name === 'LCMScheduler' ? 4 : 20);
     const init = new TorchGenerator(42).randn([2, 4, 8, 8]);
-    let x = init.map((v) => v * s.initNoiseSigma);
+    let x: Float32Array = init.map((v) => v * s.initNoiseSigma);
     const g = new TorchGenerator(0);
     for (const t of s.timesteps) {
       const eps = s.scaleModelInput(x, t).map((v) => f(Math.tanh(v)) * 0.8);
