@@ -245,7 +245,7 @@ export class FakeSlack {
         body = { text: result.body };
       }
       if (result.latencyMs > this.ackTimeoutMs) this.#fail('late_ack', `HTTP ${type} acked after ${result.latencyMs} ms`);
-      this.#onAck({ envelopeId: `http-${nextId('')}`, type, payload: body, latencyMs: result.latencyMs, attempt: 0 }, payload);
+      this.#onAck({ envelopeId: `http-${nextId('')}`, type, payload: body, latencyMs: result.latencyMs, receivedAt: Date.now(), attempt: 0 }, payload);
     }
     return result;
   }

@@ -13,6 +13,8 @@ export interface Ack {
   /** What the app put in the ack frame's `payload` (Bolt sends `{}` for a bare `ack()`). */
   readonly payload: Record<string, unknown> | undefined;
   readonly latencyMs: number;
+  /** When the fake received it (ms since the epoch). */
+  readonly receivedAt: number;
   /** The attempt that was acked: 0 for the first delivery. */
   readonly attempt: number;
 }
@@ -105,7 +107,7 @@ export class SocketModeHub {
     if (pending.expired || latencyMs > this.options.ackTimeoutMs) {
       this.options.onFailure('late_ack', `${pending.type} envelope ${pending.envelopeId} acked after ${latencyMs} ms`);
     }
-    const ack: Ack = { envelopeId: pending.envelopeId, type: pending.type, payload: frame.payload, latencyMs, attempt: pending.attempt };
+    const ack: Ack = { envelopeId: pending.envelopeId, type: pending.type, payload: frame.payload, latencyMs, receivedAt: Date.now(), attempt: pending.attempt };
     this.options.onAck(ack, pending.payload);
     // A late ack of a redelivered envelope does not stand for the redelivery.
     if (!pending.expired) pending.settle(ack);
