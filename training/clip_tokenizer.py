@@ -120,6 +120,9 @@ class ClipTokenizer:
         text = ' '.join(text.split()).lower()
         ids = []
         for tok in self.PAT.findall(text):
+            if tok in (BOS, EOS):  # added tokens, as HF matches them before BPE
+                ids.append(self.encoder[tok])
+                continue
             tok = ''.join(self.byte_encoder[b] for b in tok.encode('utf-8'))
             ids.extend(self.encoder[t] for t in self.bpe(tok))
         return ids

@@ -6,5 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p training/runs
 PY=/usr/bin/python3
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 $PY training/train.py data vae latents unet
 $PY training/export.py
