@@ -31,15 +31,19 @@ function el(tag, cls, text) {
   return node;
 }
 
-function nearBottom() {
-  return feed.scrollHeight - feed.scrollTop - feed.clientHeight < 120;
+// Follow new content like a chat does, unless the user scrolled up to read.
+let following = true;
+feed.addEventListener('scroll', () => {
+  following = feed.scrollHeight - feed.scrollTop - feed.clientHeight < 120;
+});
+function follow() {
+  if (following) feed.scrollTop = feed.scrollHeight;
 }
 
 function append(node) {
-  const stick = nearBottom();
   $('intro')?.remove();
   feed.append(node);
-  if (stick) feed.scrollTop = feed.scrollHeight;
+  follow();
 }
 
 function image(src, width, height, extra) {
@@ -49,6 +53,7 @@ function image(src, width, height, extra) {
   img.height = height;
   if (Math.max(width, height) < 256) img.classList.add('small');
   img.alt = '';
+  img.addEventListener('load', follow);
   return img;
 }
 
@@ -122,6 +127,7 @@ function upsert(m) {
   node.dataset.previews = String(previews);
   if (known) {
     known.el.replaceWith(node);
+    follow();
   } else {
     append(node);
   }
@@ -217,6 +223,8 @@ $('composer').addEventListener('submit', (e) => {
   history.push(text);
   historyAt = history.length;
   input.value = '';
+  following = true;
+  follow();
   void send({ text });
 });
 $('text').addEventListener('keydown', (e) => {

@@ -1,0 +1,116 @@
+// The playground end to end in real headless Chromium (Debian's, driven by playwright-core; no browser download):
+// real core, real engine, real SQLite. Screenshots land in artifacts/ for a human to look at.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { playgroundModel, startPlayground } from './helpers.ts';
+
+const executablePath = '/usr/bin/chromium';
+const artifacts = join(import.meta.dirname, '../../../artifacts');
+
+let app: Awaited<ReturnType<typeof startPlayground>>;
+let browser: Browser;
+
+before(async () => {
+  assert.ok(existsSync(executablePath), `${executablePath} is missing: install Debian's Chromium with \`apt-get install chromium\` (.ci/run does this in CI)`);
+  mkdirSync(artifacts, { recursive: true });
+  app = await startPlayground({ modelDir: playgroundModel });
+  // launch() gives every run a fresh temporary profile (user-data dir).
+  browser = await chromium.launch({
+    executablePath,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await app?.close();
+});
+
+async function openTab(guild: string, name: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => assert.fail(`page error: ${error.message}`));
+  await page.goto(app.url);
+  await page.fill('#name', name);
+  await page.dispatchEvent('#name', 'change');
+  await page.fill('#guild', guild);
+  await page.dispatchEvent('#guild', 'change');
+  await page.waitForSelector('#model.ok');
+  return page;
+}
+
+async function imagine(page: Page, text: string): Promise<string> {
+  const before = await page.locator('article[data-job]').count();
+  await page.fill('#text', text);
+  await page.press('#text', 'Enter');
+  const article = page.locator('article[data-job]').nth(before);
+  await article.waitFor();
+  return (await article.getAttribute('data-job'))!;
+}
+
+async function send(page: Page, text: string): Promise<void> {
+  await page.fill('#text', text);
+  await page.press('#text', 'Enter');
+}
+
+async function jobBySeed(page: Page, seed: number): Promise<string> {
+  const article = page.locator('article[data-job]', { has: page.locator('.flags', { hasText: `--seed ${seed} ` }) });
+  await article.waitFor();
+  return (await article.getAttribute('data-job'))!;
+}
+
+const jobArticle = (page: Page, jobId: string) => page.locator(`article[data-job="${jobId}"]`);
+
+test('a newcomer imagines, watches previews, presses U2 and V1; two guilds take fair turns', async () => {
+  const ana = await openTab('guild-a', 'Ana');
+  await ana.screenshot({ path: join(artifacts, 'playground-0-empty.png') });
+
+  // 1. Prompt → at least two preview updates → the grid with its buttons.
+  const first = await imagine(ana, '/imagine a red fox in the snow --steps 100 --seed 3');
+  await jobArticle(ana, first).and(ana.locator('[data-state=done]')).waitFor({ timeout: 15_000 });
+  const previews = Number(await jobArticle(ana, first).getAttribute('data-previews'));
+  assert.ok(previews >= 2, `expected at least two preview updates, saw ${previews}`);
+  const grid = jobArticle(ana, first).locator('img.image');
+  assert.match((await grid.getAttribute('src'))!, new RegExp(`^/api/jobs/${first}/grid\\.png`));
+  assert.ok(await grid.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), 'the grid image loaded');
+  const labels = await jobArticle(ana, first).locator('.rows button').allTextContents();
+  assert.deepEqual(labels, ['U1', 'U2', 'U3', 'U4', '🔄', 'V1', 'V2', 'V3', 'V4']);
+  await ana.screenshot({ path: join(artifacts, 'playground-1-grid.png') });
+
+  // 2. U2 and V1 start jobs exactly as on Discord, each with its own message and lineage.
+  await jobArticle(ana, first).locator('button', { hasText: 'U2' }).click();
+  const upscale = ana.locator('article[data-state=done]', { has: ana.locator('.tag', { hasText: `U2 of ${first}` }) });
+  await upscale.waitFor({ timeout: 15_000 });
+  assert.ok((await upscale.locator('.rows button').allTextContents()).includes('Vary (Strong)'));
+  await jobArticle(ana, first).locator('button', { hasText: 'V1' }).click();
+  const variation = ana.locator('article[data-state=done]', { has: ana.locator('.tag', { hasText: `V1 of ${first}` }) });
+  await variation.waitFor({ timeout: 15_000 });
+  assert.deepEqual(await variation.locator('.rows button').allTextContents(), labels, 'a variation is a new grid');
+  await ana.screenshot({ path: join(artifacts, 'playground-2-u2-v1.png'), fullPage: true });
+
+  // 3. Fairness: Ana queues three slow jobs in guild-a; Ben (another tab, guild-b) then queues one. Ben's starts next.
+  const ben = await openTab('guild-b', 'Ben');
+  // Typed back to back (no waiting), so Ben's arrives while Ana's first is still running.
+  for (const seed of [11, 12, 13]) await send(ana, `/imagine a lighthouse at dusk --steps 150 --seed ${seed}`);
+  await send(ben, '/imagine a tiny boat --steps 20 --seed 5');
+  const anaJobs = await Promise.all([11, 12, 13].map((seed) => jobBySeed(ana, seed)));
+  const benJob = await jobBySeed(ben, 5);
+  await ben.screenshot({ path: join(artifacts, 'playground-3-guild-b-queued.png') });
+  await jobArticle(ben, benJob).and(ben.locator('[data-state=done]')).waitFor({ timeout: 20_000 });
+  for (const id of anaJobs) await jobArticle(ana, id).and(ana.locator('[data-state=done]')).waitFor({ timeout: 20_000 });
+  const started = async (id: string) => (await app.core.store.getJob(id))!.startedAt!;
+  const [a1, a2, a3, b1] = await Promise.all([...anaJobs, benJob].map(started));
+  assert.ok(a1 < b1 && b1 < a2 && a2 < a3, `start order should be A1 B1 A2 A3, got ${JSON.stringify({ a1, b1, a2, a3 })}`);
+  assert.equal(await ben.locator(`article[data-job="${anaJobs[0]}"]`).count(), 0, 'guild-b does not see guild-a’s channel');
+  await ana.screenshot({ path: join(artifacts, 'playground-4-guild-a.png') });
+  await ben.screenshot({ path: join(artifacts, 'playground-4-guild-b.png') });
+
+  // 4. Private answers stay in their tab.
+  await ben.fill('#text', '/queue');
+  await ben.press('#text', 'Enter');
+  await ben.locator('article.ephemeral').waitFor();
+  assert.equal(await ana.locator('article.ephemeral').count(), 0);
+});
