@@ -75,7 +75,7 @@ test('a newcomer imagines, watches previews, presses U2 and V1; two guilds take 
   assert.ok(previews >= 2, `expected at least two preview updates, saw ${previews}`);
   const grid = jobArticle(ana, first).locator('img.image');
   assert.match((await grid.getAttribute('src'))!, new RegExp(`^/api/jobs/${first}/grid\\.png`));
-  assert.ok(await grid.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0), 'the grid image loaded');
+  assert.ok(await grid.evaluate((img) => (img as unknown as { complete: boolean; naturalWidth: number }).complete && (img as unknown as { naturalWidth: number }).naturalWidth > 0), 'the grid image loaded');
   const labels = await jobArticle(ana, first).locator('.rows button').allTextContents();
   assert.deepEqual(labels, ['U1', 'U2', 'U3', 'U4', '🔄', 'V1', 'V2', 'V3', 'V4']);
   await ana.screenshot({ path: join(artifacts, 'playground-1-grid.png') });
