@@ -56,7 +56,12 @@ export function asBotError(error: unknown): BotError {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && code.startsWith('sd_engine')) {
     const message = error instanceof Error ? error.message : String(error);
-    return new BotError(ErrorCode.Engine, message, 'The image engine failed on this job. Try again, or change the parameters.', {
+    // A crashed worker is restarted for the next job, so the user only needs to try again.
+    const userMessage =
+      code === 'sd_engine_worker_crashed'
+        ? 'The image engine crashed while working on this job and has restarted; press 🔄 to try again.'
+        : 'The image engine failed on this job. Try again, or change the parameters.';
+    return new BotError(ErrorCode.Engine, message, userMessage, {
       cause: error,
     });
   }

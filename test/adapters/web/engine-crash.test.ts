@@ -1,0 +1,36 @@
+// A worker-thread crash mid-job, seen through the playground: the running job fails with a message that says what
+// happened, the engine starts a new worker, and the queue goes on with the next job.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { openStream, post, startPlayground, tab } from './helpers.ts';
+
+test('a killed engine worker fails the running job clearly, restarts, and the queued job completes', async () => {
+  const app = await startPlayground();
+  const me = tab(31);
+  const stream = await openStream(app.url, me.tabId, me.guildId);
+  try {
+    await stream.next((e) => e.event === 'hello');
+    await post(app.url, { ...me, text: '/imagine doomed --steps 150 --seed 1' });
+    await post(app.url, { ...me, text: '/imagine survivor --steps 10 --seed 2' });
+    await stream.next((e) => e.event === 'message' && e.data.title === 'doomed' && e.data.state === 'running' && Number(e.data.step) >= 1);
+    // The engine's debug hook makes the worker throw between two steps, as a native crash would end the thread.
+    (app.engine as unknown as { crashWorkerForTest(): void }).crashWorkerForTest();
+
+    const failed = await stream.next((e) => e.event === 'message' && e.data.title === 'doomed' && e.data.state !== 'running');
+    assert.equal(failed.data.state, 'failed');
+    assert.match(String(failed.data.status), /engine crashed .* restarted; press 🔄 to try again/);
+    assert.deepEqual((failed.data.buttons as { label: string }[][]).flat().map((b) => b.label), ['🔄']);
+    const stored = await app.core.store.getJob(String(failed.data.jobId));
+    assert.equal(stored?.status, 'failed');
+    assert.equal(stored?.error?.code, 'sd_engine');
+
+    const next = await stream.next((e) => e.event === 'message' && e.data.title === 'survivor' && (e.data.state === 'done' || e.data.state === 'failed'));
+    assert.equal(next.data.state, 'done', `the queued job should run on the restarted worker: ${next.data.status}`);
+    const metrics = await app.metrics.text();
+    assert.match(metrics, /^imagine_engine_failures_total\{code="sd_engine"\} 1$/m);
+    assert.match(metrics, /^imagine_jobs_total\{platform="web",status="failed"\} 1$/m);
+  } finally {
+    stream.close();
+    await app.close();
+  }
+});
