@@ -30,6 +30,8 @@ export interface SlackAdapterOptions {
   readonly minEditIntervalMs?: number;
   /** @default 9000 */
   readonly previewIntervalMs?: number;
+  /** chat.update calls per minute per workspace. @default 50 (Slack's Tier 3) */
+  readonly editsPerMinute?: number;
   readonly retry?: Partial<RetryOptions>;
   /** Bolt's own log level. @default 'warn' */
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
@@ -64,7 +66,7 @@ export class SlackAdapter implements Adapter {
       this.mode === 'socket'
         ? new App({ token: o.botToken, appToken: o.appToken, socketMode: true, logLevel: levels[o.logLevel ?? 'warn'], clientOptions: clientOptions(o.apiUrl) })
         : new App({ token: o.botToken, signingSecret: o.signingSecret, logLevel: levels[o.logLevel ?? 'warn'], clientOptions: clientOptions(o.apiUrl) });
-    const surface = new SlackSurface({ client: app.client, minEditIntervalMs: o.minEditIntervalMs, previewIntervalMs: o.previewIntervalMs, retry, log: o.log });
+    const surface = new SlackSurface({ client: app.client, minEditIntervalMs: o.minEditIntervalMs, previewIntervalMs: o.previewIntervalMs, editsPerMinute: o.editsPerMinute, retry, log: o.log });
     registerHandlers(app, { core, surface, client: app.client, retry, log: o.log });
     app.error(async (error) => {
       o.log?.('error', 'Slack listener failed', { code: error.code, error: String(error) });

@@ -1,6 +1,8 @@
 // The Slack JobSurface: keeps a job's channel message up to date with `chat.update`.
 // - Per message, edits are coalesced: at most one in flight, at least `minEditIntervalMs` apart (Slack's chat.update
 //   is Tier 3, ~50/min per workspace), latest view wins, and a final view is never overwritten by a late progress one.
+// - Across all messages of one workspace, chat.update calls are spaced to stay under `editsPerMinute`, since queue
+//   position updates of many waiting jobs would otherwise add up past the per-workspace limit.
 // - A 429 pushes the next edit back by its Retry-After and then sends whatever view is newest by then.
 // - Previews are uploaded (files.uploadV2, unshared) at most every `previewIntervalMs`, a coarser cadence than the
 //   text edits; in between, the message keeps showing the last uploaded preview. The final image is always uploaded.
@@ -16,6 +18,8 @@ export interface SurfaceOptions {
   minEditIntervalMs?: number;
   /** @default 9000 */
   previewIntervalMs?: number;
+  /** chat.update calls per minute per workspace (Slack's Tier 3 is 50). @default 50 */
+  editsPerMinute?: number;
   retry?: RetryOptions;
   now?: () => number;
   log?: (level: 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
@@ -52,12 +56,16 @@ export class SlackSurface implements JobSurface {
   readonly minEditIntervalMs: number;
   readonly previewIntervalMs: number;
   readonly #slots = new Map<string, Slot>();
+  /** Per workspace: when the next chat.update may go out. */
+  readonly #teamNext = new Map<string, number>();
+  readonly #editSpacingMs: number;
   readonly #now: () => number;
   readonly #retry: RetryOptions;
 
   constructor(private readonly o: SurfaceOptions) {
     this.minEditIntervalMs = o.minEditIntervalMs ?? 3000;
     this.previewIntervalMs = o.previewIntervalMs ?? 9000;
+    this.#editSpacingMs = 60_000 / (o.editsPerMinute ?? 50);
     this.#now = o.now ?? Date.now;
     // 429s are handled by the pump (latest view wins), so the per-call retry only covers 5xx and network errors.
     this.#retry = { ...(o.retry ?? defaultRetry), rateLimitRetries: 0 };
@@ -98,6 +106,8 @@ export class SlackSurface implements JobSurface {
       while (slot.pending) {
         const wait = slot.notBefore - this.#now();
         if (wait > 0) await sleepFor(wait);
+        await this.#turn(String(slot.ref.data?.team ?? ''));
+        // Taken only now, so a view that arrived while waiting for the turn is the one sent.
         const job = slot.pending;
         slot.pending = null;
         try {
@@ -121,6 +131,14 @@ export class SlackSurface implements JobSurface {
     } finally {
       slot.busy = false;
     }
+  }
+
+  /** Waits for this workspace's next chat.update slot; slots are handed out first come, first served. */
+  async #turn(team: string): Promise<void> {
+    const now = this.#now();
+    const at = Math.max(now, this.#teamNext.get(team) ?? 0);
+    this.#teamNext.set(team, at + this.#editSpacingMs);
+    if (at > now) await sleepFor(at - now);
   }
 
   /** One edit; returns a new ref when the message was gone and had to be posted again. */
