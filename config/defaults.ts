@@ -18,6 +18,7 @@ export const defaultConfig = {
   queueFollowupPriority: 1,
   queueRolePriority: {},
   jobTimeoutMs: 10 * 60_000,
+  shutdownGraceMs: 25_000,
 
   maxPromptLength: 1000,
   maxSteps: 150,

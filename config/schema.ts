@@ -44,6 +44,11 @@ export interface BotConfig {
   readonly queueRolePriority: Readonly<Record<string, number>>;
   /** A running job is aborted after this long. @default 600000 (10 minutes) */
   readonly jobTimeoutMs: number;
+  /**
+   * On SIGTERM, how long the running job may take to finish; after that it is stored as queued again and runs after
+   * the restart. @default 25000 (inside the usual 30 s termination grace of process managers)
+   */
+  readonly shutdownGraceMs: number;
 
   // ── generation bounds and defaults ──
   /** Longest prompt accepted, in characters (flags included). @default 1000 */
@@ -171,6 +176,7 @@ export const configShape = {
   queueFollowupPriority: int(-100, 100).default(defaultConfig.queueFollowupPriority),
   queueRolePriority: weightMap.default(defaultConfig.queueRolePriority),
   jobTimeoutMs: int(1000, 24 * 3_600_000).default(defaultConfig.jobTimeoutMs),
+  shutdownGraceMs: int(0, 3_600_000).default(defaultConfig.shutdownGraceMs),
 
   maxPromptLength: int(1, 6000).default(defaultConfig.maxPromptLength),
   maxSteps: int(1, 1000).default(defaultConfig.maxSteps),
