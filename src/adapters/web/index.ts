@@ -29,6 +29,8 @@ export interface WebAdapterOptions {
 export interface WebAdapter extends Adapter {
   /** Listen before the core exists, so /healthz answers while the model loads. Idempotent. */
   listen(): Promise<string>;
+  /** Shutting down: refuse new inputs (503) while the running job finishes; /healthz and /metrics stay up. */
+  stopAccepting(): void;
   /** `http://host:port`, once listening. */
   readonly url: string | undefined;
   readonly server: Server;
@@ -43,6 +45,7 @@ export function createWebAdapter(options: WebAdapterOptions = {}): WebAdapter {
     hub,
     surface,
     playground: options.playground ?? true,
+    accepting: true,
     metrics: options.metrics,
     health: options.health,
     log,
@@ -81,6 +84,9 @@ export function createWebAdapter(options: WebAdapterOptions = {}): WebAdapter {
         });
       });
       return listening;
+    },
+    stopAccepting() {
+      context.accepting = false;
     },
     async start(core: BotCore) {
       await this.listen();

@@ -15,6 +15,8 @@ export interface RouteContext {
   readonly hub: Hub;
   readonly surface: WebSurface;
   readonly playground: boolean;
+  /** False while shutting down: inputs get 503. */
+  readonly accepting: boolean;
   readonly metrics: BotMetrics | undefined;
   readonly health: (() => HealthReport) | undefined;
   readonly log: (level: 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
@@ -103,6 +105,7 @@ export async function route(req: IncomingMessage, res: ServerResponse, c: RouteC
     return;
   }
   if (path === '/api/input' && method === 'POST') {
+    if (!c.accepting) return fail(res, 503, 'web_shutting_down', 'The bot is shutting down; try again once it is back');
     const body = parseBody(await readJson(req));
     const input = toInput(body, core.commands);
     // Acknowledge first: the page gets its 202 before the core does anything; answers follow on the tab's stream.
