@@ -147,7 +147,10 @@ export class FakeSlack {
     return this.messages.find((m) => m.channel === channel && m.ts === ts && !m.ephemeralTo);
   }
 
-  /** Resolves with the first recorded item (now or later) that matches; rejects after `timeoutMs`. */
+  /**
+   * Resolves with the probe's first truthy answer; rejects after `timeoutMs`. The probe runs on every change of the
+   * fake and every 25 ms, so it may also watch things outside the fake (a job store, another platform's fake).
+   */
   async waitFor<T>(probe: () => T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
     const now = probe();
     if (now) return now;
@@ -158,12 +161,14 @@ export class FakeSlack {
         cleanup();
         resolve(value);
       };
+      const poll = setInterval(check, 25);
       const timer = setTimeout(() => {
         cleanup();
         reject(new Error(`fake Slack: timed out after ${timeoutMs} ms waiting for ${what}; last calls: ${this.calls.slice(-5).map((c) => `${c.method}→${c.status}`).join(', ')}`));
       }, timeoutMs);
       const cleanup = () => {
         clearTimeout(timer);
+        clearInterval(poll);
         this.events.off('change', check);
       };
       this.events.on('change', check);
