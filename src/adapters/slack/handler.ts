@@ -16,6 +16,8 @@ export interface HandlerOptions {
   /** How long a users.info admin answer is trusted. @default 300000 */
   adminCacheMs?: number;
   log?: (level: 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  /** Called with the listener-start → acknowledged time of each command and button press. */
+  onAck?: (ms: number) => void;
 }
 
 /** Button ids the core produces start with this (see src/core/button-id.ts); other actions are not ours. */
@@ -25,14 +27,18 @@ export function registerHandlers(app: App, o: HandlerOptions): void {
   const admins = new AdminLookup(o);
   for (const definition of o.core.commands) {
     app.command(slashName(definition), async ({ ack, command, respond }) => {
+      const received = performance.now();
       await ack();
+      o.onAck?.(performance.now() - received);
       const actor = await admins.actor(command.team_id, command.channel_id, command.user_id, command.user_name);
       const reply = new SlackReply(actor, respond, o);
       await runCommand(definition, command.text, actor, reply, o);
     });
   }
   app.action(OUR_ACTIONS, async ({ ack, body, action, respond }) => {
+    const received = performance.now();
     await ack();
+    o.onAck?.(performance.now() - received);
     const customId = (action as { action_id?: unknown }).action_id;
     if (body.type !== 'block_actions' || typeof customId !== 'string') return;
     const team = body.team?.id ?? body.user.team_id ?? '';

@@ -3,8 +3,9 @@
 // ones), registered on the shared core through its JobSurface.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { App, LogLevel } from '@slack/bolt';
+import { App, LogLevel, webApi } from '@slack/bolt';
 import { BotError, ErrorCode } from '../../core/errors.ts';
+import { botMetrics, type BotMetrics } from '../../core/metrics.ts';
 import type { Adapter, BotCore } from '../../core/types.ts';
 import { clientOptions, defaultRetry, type RetryOptions } from './api.ts';
 import { registerHandlers } from './handler.ts';
@@ -36,6 +37,8 @@ export interface SlackAdapterOptions {
   /** Bolt's own log level. @default 'warn' */
   readonly logLevel?: 'debug' | 'info' | 'warn' | 'error';
   readonly log?: (level: 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  /** Where ack latency and rate-limit hits are recorded. @default the process-wide registry */
+  readonly metrics?: BotMetrics;
 }
 
 const levels = { debug: LogLevel.DEBUG, info: LogLevel.INFO, warn: LogLevel.WARN, error: LogLevel.ERROR } as const;
@@ -67,7 +70,9 @@ export class SlackAdapter implements Adapter {
         ? new App({ token: o.botToken, appToken: o.appToken, socketMode: true, logLevel: levels[o.logLevel ?? 'warn'], clientOptions: clientOptions(o.apiUrl) })
         : new App({ token: o.botToken, signingSecret: o.signingSecret, logLevel: levels[o.logLevel ?? 'warn'], clientOptions: clientOptions(o.apiUrl) });
     const surface = new SlackSurface({ client: app.client, minEditIntervalMs: o.minEditIntervalMs, previewIntervalMs: o.previewIntervalMs, editsPerMinute: o.editsPerMinute, retry, log: o.log });
-    registerHandlers(app, { core, surface, client: app.client, retry, log: o.log });
+    const metrics = o.metrics ?? botMetrics();
+    app.client.on(webApi.WebClientEvent.RATE_LIMITED, () => metrics.recordRateLimit('slack'));
+    registerHandlers(app, { core, surface, client: app.client, retry, log: o.log, onAck: (ms) => metrics.recordAck('slack', ms) });
     app.error(async (error) => {
       o.log?.('error', 'Slack listener failed', { code: error.code, error: String(error) });
     });

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { optionsFromText, slashName } from '../../../src/adapters/slack/commands.ts';
 import { SlackSurface } from '../../../src/adapters/slack/index.ts';
 import { doneButtons } from '../../../src/core/button-id.ts';
+import { createMetrics } from '../../../src/core/metrics.ts';
 import type { CommandInput, MessageRef, ProgressView } from '../../../src/core/types.ts';
 import { commands } from '../../../commands/index.ts';
 import { actionIds, imageFileId, signingSecret, solidPng, startSlackHarness, type SlackHarness } from './harness.ts';
@@ -42,9 +43,10 @@ describe('slash text → neutral options', () => {
 
 describe('Socket Mode adapter with a scripted core', () => {
   const core = new ScriptedCore();
+  const metrics = createMetrics({ processMetrics: false });
   let h: SlackHarness;
   before(async () => {
-    h = await startSlackHarness(core, { adapter: { minEditIntervalMs: 300, previewIntervalMs: 900 }, fake: { admins: ['U0000ADMIN'] } });
+    h = await startSlackHarness(core, { adapter: { minEditIntervalMs: 300, previewIntervalMs: 900, metrics }, fake: { admins: ['U0000ADMIN'] } });
   });
   after(() => h.close());
 
@@ -168,6 +170,8 @@ describe('Socket Mode adapter with a scripted core', () => {
       [503, 503, 200],
     );
     assert.match(h.fake.message('C0000000A', ref.messageId!)!.text!, /Step 1\/4/);
+    assert.match(await metrics.text(), /imagine_rate_limit_hits_total\{platform="slack"\} 1\b/);
+    assert.match(await metrics.text(), /imagine_ack_latency_seconds_count\{platform="slack"\} [1-9]/);
   });
 
   test('a deleted progress message is posted again and the moved ref returned', async () => {
