@@ -12,19 +12,19 @@ export function rgbToPlanar(image: RgbImage): Float32Array {
 }
 
 /**
- * One image of an NCHW float batch in [lo, hi] → RGB bytes: clamp, then round(x·255) as diffusers' numpy_to_pil.
- * `offset` is the index of the image's first value. Channel-outer loops keep this cheap on full-size images.
+ * One image of an NCHW float batch in [lo, hi] → RGB bytes: clamp, then round(x·255) half to even, as numpy does
+ * in diffusers' numpy_to_pil (a Uint8ClampedArray store clamps and rounds that way natively, and fast).
+ * `offset` is the index of the image's first value.
  */
 export function planarToRgb(pixels: Float32Array, height: number, width: number, lo: number, hi: number, offset = 0): RgbImage {
   const plane = height * width;
   const data = new Uint8Array(plane * 3);
+  const clamped = new Uint8ClampedArray(data.buffer);
   const scale = 255 / (hi - lo);
+  const shift = -lo * scale;
   for (let c = 0; c < 3; c++) {
     const base = offset + c * plane;
-    for (let p = 0, o = c; p < plane; p++, o += 3) {
-      const v = (pixels[base + p] - lo) * scale;
-      data[o] = v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
-    }
+    for (let p = 0, o = c; p < plane; p++, o += 3) clamped[o] = pixels[base + p] * scale + shift;
   }
   return { width, height, data };
 }

@@ -1,0 +1,132 @@
+// `npm run bench:engine [-- --model DIR --device D --batch N --steps N --runs N --write]`
+// Runs the pipeline in-process and, in the same run, replays the exact session.run calls it made (same
+// inputs, timed bare). Overhead = pipeline wall time / sum of bare model run times. Also times the worker
+// engine (what the bot uses), whose wall time adds thread transfers. --write updates BENCHMARKS.md.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createEngine, defaultModelDir } from '../engine/engine.ts';
+import { StableDiffusionPipeline } from '../engine/pipeline.ts';
+import type { Feeds, Session } from '../engine/runtime.ts';
+import type { Device, GenerateOptions } from '../engine/types.ts';
+
+const root = resolve(import.meta.dirname, '..');
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    device: { type: 'string', default: 'cpu' },
+    batch: { type: 'string', default: '4' },
+    steps: { type: 'string', default: '20' },
+    guidance: { type: 'string', default: '7.5' },
+    runs: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    threads: { type: 'string', default: '0' },
+    width: { type: 'string' },
+    height: { type: 'string' },
+    write: { type: 'boolean', default: false },
+  },
+});
+
+const modelDir = values.model ?? (existsSync(defaultModelDir) ? defaultModelDir : join(root, 'test', 'fixtures', 'models', 'tiny-sd'));
+const device = values.device as Device;
+const runs = Number(values.runs);
+const warmup = Number(values.warmup);
+const sessionOptions = { device, intraOpNumThreads: Number(values.threads) };
+const options: GenerateOptions = {
+  prompt: 'a lighthouse on a cliff at dusk, oil painting',
+  negativePrompt: 'blurry',
+  seed: 1,
+  numImagesPerPrompt: Number(values.batch),
+  numInferenceSteps: Number(values.steps),
+  guidanceScale: Number(values.guidance),
+  ...(values.width ? { width: Number(values.width) } : {}),
+  ...(values.height ? { height: Number(values.height) } : {}),
+};
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+// --- In-process: pipeline vs the same runs replayed bare ---
+const pipeline = await StableDiffusionPipeline.load(modelDir, sessionOptions);
+let recorded: { session: Session; feeds: Feeds }[] = [];
+for (const session of pipeline.sessions) session.observer = (s, feeds) => recorded.push({ session: s, feeds });
+
+const walls: number[] = [];
+const bares: number[] = [];
+let unetSteps = 0;
+for (let i = 0; i < warmup + runs; i++) {
+  recorded = [];
+  const start = performance.now();
+  await pipeline.generate(options);
+  const wall = performance.now() - start;
+  unetSteps = recorded.filter((r) => r.session === pipeline.unet.session).length;
+  let bare = 0;
+  for (const { session, feeds } of recorded) bare += await session.timeBareRun(session.prepare(feeds));
+  if (i >= warmup) {
+    walls.push(wall);
+    bares.push(bare);
+  }
+}
+const calls = recorded.length;
+await pipeline.release();
+
+// --- Worker engine: what the bot sees (adds structured-clone transfers and thread hops) ---
+const engine = await createEngine({ modelDir, ...sessionOptions });
+const workerWalls: number[] = [];
+for (let i = 0; i < warmup + runs; i++) {
+  const start = performance.now();
+  await engine.generate(options);
+  if (i >= warmup) workerWalls.push(performance.now() - start);
+}
+const info = engine.info;
+await engine.close();
+
+// --- Report ---
+const batch = options.numImagesPerPrompt ?? 1;
+const cfg = (options.guidanceScale ?? 0) > 1 && !pipeline.folder.isLcm;
+const overhead = sum(walls) / sum(bares);
+const workerOverhead = sum(workerWalls) / sum(bares);
+const ratios = walls.map((w, i) => w / bares[i]);
+const cpuModel = /model name\s*:\s*(.+)/.exec(existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '')?.[1] ?? cpus()[0]?.model ?? 'unknown CPU';
+const ortVersion = (JSON.parse(readFileSync(join(root, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')) as { version: string }).version;
+const machine = `${cpuModel}, ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; Node ${process.version}, onnxruntime-node ${ortVersion}, device \`${info.device}\``;
+const config = `model \`${info.name}\` (${options.width ?? info.width}×${options.height ?? info.height}), batch ${batch}, ${options.numInferenceSteps} steps (${unetSteps} UNet calls, ${calls} session runs per generation), CFG ${cfg ? `on (${options.guidanceScale})` : 'off'}, scheduler ${info.defaultScheduler}, ${runs} measured runs after ${warmup} warm-up`;
+const perImage = (ms: number) => (batch / (ms / 1000)).toFixed(2);
+const perStep = (ms: number) => (unetSteps / (ms / 1000)).toFixed(1);
+
+const table = [
+  '| measure | in-process pipeline | worker engine (bot path) |',
+  '|---|---|---|',
+  `| wall time per generation (median) | ${median(walls).toFixed(1)} ms | ${median(workerWalls).toFixed(1)} ms |`,
+  `| sum of bare session.run per generation (median) | ${median(bares).toFixed(1)} ms | (same calls) |`,
+  `| **overhead ratio** (wall / bare model time) | **${overhead.toFixed(3)}** (per-run median ${median(ratios).toFixed(3)}) | ${workerOverhead.toFixed(3)} |`,
+  `| images/s | ${perImage(median(walls))} | ${perImage(median(workerWalls))} |`,
+  `| denoising steps/s (batch of ${batch}${cfg ? ', CFG' : ''}) | ${perStep(median(walls))} | ${perStep(median(workerWalls))} |`,
+].join('\n');
+
+const section = [
+  '<!-- bench:engine:start -->',
+  '## Engine (`npm run bench:engine`)',
+  '',
+  `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}.`,
+  '',
+  `Setup: ${config}.`,
+  '',
+  table,
+  '',
+  'The bare time replays the exact `session.run` calls of each generation (same inputs, tensors prepared outside the',
+  'timer) right after it, so both sides see the same machine state. The overhead is everything the TypeScript',
+  'pipeline adds: tokenizing, scheduler maths, CFG combine, fp16/tensor wrapping, pixel conversion. The worker column',
+  'adds the thread hop and result transfer.',
+  '<!-- bench:engine:end -->',
+].join('\n');
+
+console.log(`${section}\n`);
+if (values.write) {
+  const file = join(root, 'BENCHMARKS.md');
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const pattern = /<!-- bench:engine:start -->[\s\S]*?<!-- bench:engine:end -->/;
+  writeFileSync(file, pattern.test(current) ? current.replace(pattern, section) : `${current.trimEnd()}\n\n${section}\n`);
+  console.log(`Updated ${file}`);
+}
