@@ -50,12 +50,14 @@ function fit(head: string, tail: string): string {
 
 export function renderProgress(view: ProgressView, note?: string): RenderedMessage {
   const job = view.job;
-  const lineage = job.parent ? ` — ${job.parent.action} of \`${job.parent.jobId}\`` : '';
+  // The neutral status may already name the parent and the job; say each only once.
+  const lineage = job.parent && !view.status.includes(job.parent.jobId) ? ` — ${job.parent.action} of \`${job.parent.jobId}\`` : '';
+  const jobTag = view.status.includes(job.jobId) ? '' : ` \`${job.jobId}\``;
   const head = `**${escapeMarkdown(view.title)}**${job.flags ? ` ${escapeMarkdown(job.flags)}` : ''}`;
   const extra: string[] = [];
   if (view.state === 'done' && view.warnings.length > 0) extra.push(...view.warnings.map((w) => `⚠️ ${w}`));
   if (note && view.state !== 'done' && view.state !== 'failed' && view.state !== 'cancelled') extra.push(note);
-  const tail = `${lineage} - <@${job.ownerId}> (${view.status}) \`${job.jobId}\`${extra.length ? '\n' + extra.join('\n') : ''}`;
+  const tail = `${lineage} - <@${job.ownerId}> (${view.status})${jobTag}${extra.length ? '\n' + extra.join('\n') : ''}`;
   const content = fit(head, tail);
   switch (view.state) {
     case 'running':
