@@ -16,6 +16,14 @@ after(() => engine.close());
 
 const CH = 'C0000000A';
 
+async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Presses a button on a message and returns the id of the job it started. */
 async function press(w: World, message: FakeMessage, actionId: string, userId = 'U0000ALICE'): Promise<string> {
   const before = new Set(w.h.fake.channelMessages(message.channel).map((m) => m.ts));
@@ -94,14 +102,19 @@ describe('Slack end to end (Socket Mode, real core and engine)', () => {
   test('two workspaces queuing at once are served in fair order', async () => {
     const A = { teamId: 'T0000000A', channelId: CH };
     const B = { teamId: 'T0000000B', channelId: 'C0000000B' };
-    // a1 keeps the engine busy while the others arrive together.
-    assert.ok(await w.h.fake.deliver(w.h.fake.slashCommand({ command: '/imagine', text: 'fair a1 --steps 150', userId: 'U0000ALICE', ...A })));
+    // a1 holds the engine (gated) until the others have arrived, whatever the machine's load.
+    w.engine.hold();
+    const startedBefore = w.engine.started;
+    assert.ok(await w.h.fake.deliver(w.h.fake.slashCommand({ command: '/imagine', text: 'fair a1 --steps 4', userId: 'U0000ALICE', ...A })));
+    await w.h.fake.waitFor(() => w.engine.started === startedBefore + 1, 10_000, 'a1 to start');
     const acks = await Promise.all([
       w.h.fake.deliver(w.h.fake.slashCommand({ command: '/imagine', text: 'fair a2 --steps 4', userId: 'U0000ALICE', ...A })),
       w.h.fake.deliver(w.h.fake.slashCommand({ command: '/imagine', text: 'fair a3 --steps 4', userId: 'U0000ANN01', ...A })),
       w.h.fake.deliver(w.h.fake.slashCommand({ command: '/imagine', text: 'fair b1 --steps 4', userId: 'U0000BOB01', ...B })),
     ]);
     assert.ok(acks.every(Boolean));
+    await until(async () => (await w.core.bot.services.jobs.depth()).queued === 3, 'three jobs queued');
+    w.engine.release();
     const find = (prompt: string) =>
       w.h.fake.waitFor(() => w.h.fake.messages.find((m) => !m.ephemeralTo && m.text?.startsWith(prompt) && jobIdOf(m)), 10_000, prompt);
     const ids: Record<string, string> = {};
@@ -115,10 +128,10 @@ describe('Slack end to end (Socket Mode, real core and engine)', () => {
     assert.equal((await w.core.store.getJob(ids['fair b1']))!.guildId, 'T0000000B');
   });
 
-  test('cancel: a stranger is refused, the owner cancels, the message says so', async () => {
-    // Alone in her workspace's queue, Alice's jobs run in order, so the third waits behind two long ones.
-    const long1 = await imagine(w, 'cancel long1 --steps 150', { userId: 'U0000ALICE' });
-    const long2 = await imagine(w, 'cancel long2 --steps 150', { userId: 'U0000ALICE' });
+  test('cancel: a stranger is refused, the owner cancels, an admin cancels, the messages say so', async () => {
+    // The first job holds the engine (gated), so the second surely waits in the queue meanwhile.
+    w.engine.hold();
+    const blocker = await imagine(w, 'cancel blocker --steps 4', { userId: 'U0000ALICE' });
     const victim = await imagine(w, 'cancel victim --steps 4', { userId: 'U0000ALICE' });
     await w.h.fake.deliver(w.h.fake.slashCommand({ command: '/imagine-cancel', text: victim, userId: 'U0000MALLO' }));
     await w.h.fake.waitFor(() => w.h.fake.ephemeralsFor('U0000MALLO').length === 1, 5000, 'the refusal');
@@ -130,10 +143,11 @@ describe('Slack end to end (Socket Mode, real core and engine)', () => {
     assert.match(statusOf(cancelled), /^Cancelled/);
     await w.h.fake.waitFor(() => /Cancelled `/.test(w.h.fake.ephemeralsFor('U0000ALICE').at(-1)?.text ?? ''), 5000, 'the confirmation');
     assert.equal((await w.core.store.getJob(victim))!.status, 'cancelled');
-    // A workspace admin (users.info is_admin) may cancel someone else's job.
-    await w.h.fake.deliver(w.h.fake.slashCommand({ command: '/imagine-cancel', text: long2, userId: 'U0000ADMIN' }));
-    assert.match(statusOf(await finalMessage(w, CH, long2)), /^(Cancelled|Done)/);
-    await finalMessage(w, CH, long1);
+    // A workspace admin (users.info is_admin) may stop someone else's running job.
+    await w.h.fake.deliver(w.h.fake.slashCommand({ command: '/imagine-cancel', text: blocker, userId: 'U0000ADMIN' }));
+    await w.h.fake.waitFor(() => w.h.fake.ephemeralsFor('U0000ADMIN').length === 1, 5000, 'the admin confirmation');
+    w.engine.release();
+    assert.match(statusOf(await finalMessage(w, CH, blocker)), /^Cancelled by an admin/);
   });
 
   test('bad flags are answered privately and start nothing', async () => {
@@ -147,6 +161,13 @@ describe('Slack end to end (Socket Mode, real core and engine)', () => {
     assert.match(texts[1], /--wat/);
     assert.match(texts[2], /steps/);
     assert.equal(w.h.fake.channelMessages(CH).length, channelBefore);
+  });
+
+  test('in a channel the bot cannot post to, the user is told privately how to fix it', async () => {
+    await w.h.fake.deliver(w.h.fake.slashCommand({ command: '/imagine', text: 'locked out --steps 4', userId: 'U0000GUEST', channelId: 'C0LOCKED1' }));
+    await w.h.fake.waitFor(() => w.h.fake.ephemeralsFor('U0000GUEST').length > 0, 5000, 'the explanation');
+    assert.match(w.h.fake.ephemeralsFor('U0000GUEST')[0].text!, /\/invite @imagine-bot/);
+    assert.equal(w.h.fake.callsTo('chat.postMessage').at(-1)?.response?.error, 'channel_not_found');
   });
 
   test('429 and 5xx injected on the way are waited out and retried; the grid still arrives', async () => {

@@ -9,10 +9,10 @@ import { createDiscordAdapter } from '../../../src/adapters/discord/index.ts';
 import type { JobRecord } from '../../../src/core/types.ts';
 import { FakeDiscord } from '../../fakes/discord/fake-discord.ts';
 import { startSlackHarness } from './harness.ts';
-import { finalMessage, jobIdOf, newCore, startEngine, statusOf, type World } from './world.ts';
+import { finalMessage, GatedEngine, jobIdOf, newCore, startEngine, statusOf, type World } from './world.ts';
 
 test('Discord and Slack share one queue and one engine in one process', async () => {
-  const engine = await startEngine();
+  const engine = new GatedEngine(await startEngine());
   const core = newCore(engine, mkdtempSync(join(tmpdir(), 'imagine-both-')));
   const discordFake = await FakeDiscord.start({ heartbeatIntervalMs: 1000 });
   const discord = createDiscordAdapter({ token: discordFake.token, applicationId: discordFake.applicationId, apiBase: discordFake.apiBase, now: () => discordFake.clock.now(), requestTimeoutMs: 3000 });
@@ -25,12 +25,15 @@ test('Discord and Slack share one queue and one engine in one process', async ()
     await discord.start(core.bot);
     await core.start();
 
-    const interaction = discordFake.sendCommand('imagine', { prompt: 'from discord --steps 150' });
+    // The Discord job holds the engine until the Slack job is queued too.
+    engine.hold();
+    const interaction = discordFake.sendCommand('imagine', { prompt: 'from discord --steps 20' });
     await slack.fake.waitFor(() => queued.length === 1, 10_000, 'the Discord job');
     await slack.fake.deliver(slack.fake.slashCommand({ command: '/imagine', text: 'from slack --steps 20', userId: 'U0000ALICE' }));
     await slack.fake.waitFor(() => queued.length === 2, 10_000, 'the Slack job');
     const depth = await core.bot.services.jobs.depth();
-    assert.equal(depth.running + depth.queued, 2, 'both jobs are in the one queue');
+    assert.deepEqual([depth.running, depth.queued], [1, 1], 'both jobs are in the one queue');
+    engine.release();
 
     const [fromDiscord, fromSlack] = queued;
     assert.deepEqual([fromDiscord.platform, fromSlack.platform], ['discord', 'slack']);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { commands, handleButton, isEphemeralAction } from '../../../commands/index.ts';
 import { defaultConfig } from '../../../config/defaults.ts';
-import { createEngine, type Engine } from '../../../engine/index.ts';
+import { createEngine, type Engine, type GenerateOptions, type GenerateResult } from '../../../engine/index.ts';
 import { createCore, type Core, type CoreConfig } from '../../../src/core/create-core.ts';
 import { openJobStore } from '../../../src/core/job-store.ts';
 import { createLogger } from '../../../src/core/logger.ts';
@@ -19,6 +19,35 @@ export const modelDir = resolve(import.meta.dirname, '../../fixtures/models/tiny
 
 export async function startEngine(): Promise<Engine> {
   return createEngine({ modelDir, intraOpNumThreads: 1 });
+}
+
+/**
+ * The real engine behind a gate the test can close: while held, a job that starts waits before generating, so the
+ * queue behind it fills up deterministically on a busy machine. Generation itself is untouched.
+ */
+export class GatedEngine implements Engine {
+  #gate: Promise<void> = Promise.resolve();
+  #open: () => void = () => {};
+  /** Jobs that reached the gate. */
+  started = 0;
+  constructor(readonly engine: Engine) {}
+  get info() {
+    return this.engine.info;
+  }
+  hold(): void {
+    this.#gate = new Promise((resolve) => (this.#open = resolve));
+  }
+  release(): void {
+    this.#open();
+  }
+  async generate(options: GenerateOptions): Promise<GenerateResult> {
+    this.started++;
+    await this.#gate;
+    return this.engine.generate(options);
+  }
+  close(): Promise<void> {
+    return this.engine.close();
+  }
 }
 
 export function newCore(engine: Engine, dataDir: string, config: Partial<CoreConfig> = {}): Core {
@@ -37,6 +66,7 @@ const scaledLimits = Object.fromEntries(Object.entries(slackRateLimits).map(([m,
 
 export interface World {
   core: Core;
+  engine: GatedEngine;
   h: SlackHarness;
   dataDir: string;
   /** A process restart: adapter and core stop, a new core opens the same store, a new adapter connects. */
@@ -49,7 +79,8 @@ export async function startWorld(
   o: { mode?: 'socket' | 'http'; adapter?: Partial<SlackAdapterOptions>; fake?: FakeSlackOptions; config?: Partial<CoreConfig> } = {},
 ): Promise<World> {
   const dataDir = mkdtempSync(join(tmpdir(), 'imagine-slack-'));
-  const core = newCore(engine, dataDir, o.config);
+  const gated = new GatedEngine(engine);
+  const core = newCore(gated, dataDir, o.config);
   // Jobs on the tiny model take well under a second, so the intervals are scaled down (production: 3 s and 9 s).
   const h = await startSlackHarness(core.bot, { mode: o.mode, adapter: { minEditIntervalMs: 100, previewIntervalMs: 300, editsPerMinute: 600, ...o.adapter },
     fake: { rateLimits: scaledLimits, ...o.fake },
@@ -57,12 +88,13 @@ export async function startWorld(
   await core.start();
   const w: World = {
     core,
+    engine: gated,
     h,
     dataDir,
     async restart() {
       await w.h.adapter.stop();
       await w.core.close();
-      w.core = newCore(engine, dataDir, o.config);
+      w.core = newCore(gated, dataDir, o.config);
       await w.h.restart(w.core.bot);
       await w.core.start();
     },
