@@ -1,7 +1,7 @@
 // Midjourney-style flags in the prompt text: `a red fox --ar 3:2 --seed 42 --no snow, trees --steps 20`.
 // Everything after the first flag is flags; unknown or repeated flags and bad values are errors that name the flag
 // and the allowed range. `—ar` (a phone's auto-corrected em dash) counts as `--ar`.
-import type { SchedulerName } from '../engine/types.ts';
+import type { SchedulerName } from '../engine/index.ts';
 import { ValidationError, expected } from '../src/core/errors.ts';
 
 export const MAX_SEED = 4_294_967_295;

@@ -1,7 +1,7 @@
 // /imagine: a prompt with Midjourney-style flags, or the same as typed options. Defaults fall through
 // user → guild → global settings → the model's own.
 import { randomInt } from 'node:crypto';
-import type { ModelInfo } from '../engine/types.ts';
+import type { ModelInfo } from '../engine/index.ts';
 import { ValidationError } from '../src/core/errors.ts';
 import type {
   Command,

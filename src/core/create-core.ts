@@ -2,7 +2,7 @@
 // `start()` recovers unfinished jobs from the store (queued and interrupted ones, in their original order).
 import { EventEmitter } from 'node:events';
 import type { BotConfig } from '../../config/schema.ts';
-import type { Engine } from '../../engine/types.ts';
+import type { Engine } from '../../engine/index.ts';
 import { Bot, type ButtonHandlers } from './bot.ts';
 import { FairDispatcher } from './dispatcher.ts';
 import { createJobRunner } from './job-runner.ts';

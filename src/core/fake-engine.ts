@@ -1,8 +1,8 @@
 // A stand-in engine for fast tests, benchmarks and demos: deterministic images from seeds (a colour pattern per
 // seed), a configurable time per step, progress with previews, and aborts honoured at every step — the same contract
 // as the real engine, without a model.
-import { EngineError } from '../../engine/errors.ts';
-import type { Engine, GenerateOptions, GenerateResult, ModelInfo, RgbImage } from '../../engine/types.ts';
+import { EngineError } from '../../engine/index.ts';
+import type { Engine, GenerateOptions, GenerateResult, ModelInfo, RgbImage } from '../../engine/index.ts';
 
 export interface FakeEngineOptions {
   /** Time per denoising step; 0 yields to the event loop once per step. @default 0 */

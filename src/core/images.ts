@@ -1,7 +1,7 @@
 // PNG encoding, decoding and the 2×2 grid, with sharp. Images cross the core as raw RGB (the engine's `RgbImage`)
 // and leave it as PNG.
 import sharp from 'sharp';
-import type { RgbImage } from '../../engine/types.ts';
+import type { RgbImage } from '../../engine/index.ts';
 
 export async function encodePng(image: RgbImage): Promise<Uint8Array> {
   const buffer = await sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {

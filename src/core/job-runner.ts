@@ -1,7 +1,7 @@
 // Runs one job on the engine: marks it running, streams progress to its message, stores the images and the final
 // status (done exactly once: the status and the completion count are written in one record), or records why it
 // failed or who cancelled it.
-import type { Engine, GenerateOptions } from '../../engine/types.ts';
+import type { Engine, GenerateOptions } from '../../engine/index.ts';
 import { BotError, ErrorCode, asBotError } from './errors.ts';
 import { decodePng, encodePng, grid, signature } from './images.ts';
 import type { Logger } from './logger.ts';

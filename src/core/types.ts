@@ -11,7 +11,7 @@
 //     `JobSurface.minEditIntervalMs` (latest state wins, the final state is always delivered).
 // Because refs and jobs live in the store, a restarted process keeps editing the same message, and buttons (whose ids
 // carry only job id + action) keep working forever.
-import type { ModelInfo, SchedulerName } from '../../engine/types.ts';
+import type { ModelInfo, SchedulerName } from '../../engine/index.ts';
 
 // ───────────────────────────── who is asking ─────────────────────────────
 
