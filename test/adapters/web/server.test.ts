@@ -124,3 +124,37 @@ test('/healthz reports the loaded model and connected platforms; /metrics has th
   assert.equal((await fetch(`${app.url}/healthz`)).status, 503);
   app.health.platform('discord', 'connected');
 });
+
+test('settings (admin toggle for the guild), queue and cancel work from the playground as on Discord', async () => {
+  const [member, admin] = [tab(41, 'guild-s'), { ...tab(42, 'guild-s'), admin: true }];
+  const streams = await Promise.all([member, admin].map((t) => openStream(app.url, t.tabId, t.guildId)));
+  const answer = async (i: number, body: object) => {
+    assert.equal((await post(app.url, body)).status, 202);
+    return (await streams[i].next((e) => e.event === 'ephemeral')).data as { text: string; tone: string; fields?: { name: string; value: string }[] };
+  };
+  try {
+    const refused = await answer(0, { ...member, text: '/settings scope:guild steps:7' });
+    assert.equal(refused.tone, 'error');
+    assert.match(refused.text, /Only server admins/);
+    const saved = await answer(1, { ...admin, text: '/settings scope:guild steps:7' });
+    assert.match(saved.text, /^Saved\. The server/);
+    assert.deepEqual(saved.fields?.find((f) => f.name === 'steps'), { name: 'steps', value: '7' });
+    // The guild default applies to the member's next job.
+    await post(app.url, { ...member, text: '/imagine guild default steps --seed 4' });
+    const done = await streams[0].next((e) => e.event === 'message' && e.data.state === 'done');
+    assert.match(String(done.data.flags), /--steps 7 /);
+
+    // A long job: the admin cancels the member's job; the member cannot cancel the admin's.
+    await post(app.url, { ...member, text: '/imagine long one --steps 150' });
+    const running = await streams[0].next((e) => e.event === 'message' && e.data.title === 'long one' && e.data.state === 'running');
+    const queue = await answer(0, { ...member, text: '/queue' });
+    assert.match(queue.text + JSON.stringify(queue.fields ?? []), new RegExp(String(running.data.jobId)));
+    const strangers = await answer(0, { ...member, userId: 'someone-else-xx', text: `/cancel ${running.data.jobId}` });
+    assert.equal(strangers.tone, 'error');
+    await answer(1, { ...admin, text: `/cancel ${running.data.jobId}` });
+    const cancelled = await streams[0].next((e) => e.event === 'message' && e.data.jobId === running.data.jobId && e.data.state === 'cancelled');
+    assert.match(String(cancelled.data.status), /Cancelled by an admin/);
+  } finally {
+    streams.forEach((s) => s.close());
+  }
+});
