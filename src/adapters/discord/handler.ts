@@ -17,7 +17,6 @@ import { makeRef, TOKEN_LIFETIME_MS, DEFAULT_ATTACHMENT_LIMIT, type DiscordRefDa
 export interface HandlerOptions {
   core: BotCore;
   surface: DiscordSurface;
-  applicationId: string;
   now?: () => number;
   log?: (level: 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
   /** Called with the receive → acknowledged time of each interaction. */
@@ -147,7 +146,7 @@ export class InteractionReply implements Reply {
   }
 
   async #deleteOriginal(): Promise<void> {
-    await this.i.client.rest.delete(Routes.webhookMessage(this.o.applicationId, this.i.token, '@original'), { auth: false }).catch(() => {});
+    await this.i.client.rest.delete(Routes.webhookMessage(this.i.applicationId, this.i.token, '@original'), { auth: false }).catch(() => {});
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {

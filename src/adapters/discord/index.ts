@@ -12,8 +12,8 @@ import { DiscordSurface } from './surface.ts';
 export interface DiscordAdapterOptions {
   /** `DISCORD_TOKEN`: the bot token from the Developer Portal's Bot page. */
   token: string;
-  /** `DISCORD_APP_ID`: the application id (General Information page). */
-  applicationId: string;
+  /** `DISCORD_APP_ID`: the application id (General Information page); when unset, read from the gateway's READY. */
+  applicationId?: string;
   /** `DISCORD_GUILD_IDS`: register commands in these guilds (instant) instead of globally. */
   guildIds?: readonly string[];
   /** `DISCORD_API_BASE`: REST base without version, e.g. `http://127.0.0.1:8080/api`; default Discord's own. */
@@ -35,7 +35,7 @@ export interface DiscordAdapter extends Adapter {
 
 export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAdapter {
   if (!options.token) throw new BotError(ErrorCode.Config, 'Expected `DISCORD_TOKEN` to be the bot token from the Developer Portal (Bot → Reset Token), got nothing');
-  if (!/^\d{5,25}$/.test(options.applicationId ?? '')) {
+  if (options.applicationId !== undefined && options.applicationId !== '' && !/^\d{5,25}$/.test(options.applicationId)) {
     throw new BotError(ErrorCode.Config, `Expected \`DISCORD_APP_ID\` to be the numeric application id (General Information → Application ID), got \`${options.applicationId}\``);
   }
   const client = new Client({
@@ -46,9 +46,15 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       timeout: options.requestTimeoutMs ?? 15_000,
     },
   });
+  let applicationId = options.applicationId || undefined;
+  const appId = () => {
+    applicationId ??= client.application?.id;
+    if (!applicationId) throw new BotError(ErrorCode.Config, 'The Discord application id is not known yet: set `DISCORD_APP_ID` or wait for the client to be ready');
+    return applicationId;
+  };
   const surface = new DiscordSurface({
     rest: client.rest,
-    applicationId: options.applicationId,
+    applicationId: appId,
     now: options.now,
     minEditIntervalMs: options.minEditIntervalMs,
     log: options.log,
@@ -66,7 +72,6 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
         void handleInteraction(interaction, {
           core: c,
           surface,
-          applicationId: options.applicationId,
           now: options.now,
           log: options.log,
           onAck: (ms) => metrics.recordAck('discord', ms),
@@ -78,8 +83,8 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       await ready;
       const body = toSlashCommands(c.commands);
       const guilds = options.guildIds ?? [];
-      if (guilds.length === 0) await withRetry(() => client.rest.put(Routes.applicationCommands(options.applicationId), { body }));
-      for (const guild of guilds) await withRetry(() => client.rest.put(Routes.applicationGuildCommands(options.applicationId, guild), { body }));
+      if (guilds.length === 0) await withRetry(() => client.rest.put(Routes.applicationCommands(appId()), { body }));
+      for (const guild of guilds) await withRetry(() => client.rest.put(Routes.applicationGuildCommands(appId(), guild), { body }));
     },
     async stop() {
       core?.detachSurface('discord');

@@ -48,7 +48,8 @@ export function makeRef(channelId: string, messageId: string, data: DiscordRefDa
 
 export interface SurfaceOptions {
   rest: REST;
-  applicationId: string;
+  /** Known once the client is ready when not configured. */
+  applicationId: () => string;
   /** Clock for token expiry (tests move it). */
   now?: () => number;
   minEditIntervalMs?: number;
@@ -135,10 +136,10 @@ export class DiscordSurface implements JobSurface {
     const request = { body, files, ...(target.kind === 'channel' ? {} : { auth: false }) }; // webhooks take no bot token
     const message = (await withRetry(() => {
       if (target.kind === 'webhook') {
-        return this.o.rest.patch(Routes.webhookMessage(this.o.applicationId, target.token, target.messageId), request);
+        return this.o.rest.patch(Routes.webhookMessage(this.o.applicationId(), target.token, target.messageId), request);
       }
       if (target.kind === 'followup') {
-        return this.o.rest.post(Routes.webhook(this.o.applicationId, target.token), { ...request, query: new URLSearchParams({ wait: 'true' }) });
+        return this.o.rest.post(Routes.webhook(this.o.applicationId(), target.token), { ...request, query: new URLSearchParams({ wait: 'true' }) });
       }
       return target.messageId
         ? this.o.rest.patch(Routes.channelMessage(target.channelId, target.messageId), request)

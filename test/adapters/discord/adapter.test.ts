@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import type { MessageRef, Reply } from '../../../src/core/types.ts';
 import type { RecordedRequest } from '../../fakes/discord/recorder.ts';
 import { PERMISSION_NOTE_PREFIX } from '../../../src/adapters/discord/handler.ts';
+import { createDiscordAdapter } from '../../../src/adapters/discord/index.ts';
 import { ScriptedCore, card, views } from './scripted-core.ts';
 import { noisyPng, solidPng, startHarness, type Harness } from './harness.ts';
 
@@ -289,4 +290,22 @@ test('a restart between the grid and a button press: the new process handles the
   assert.equal(child.messageId, press.originalMessageId);
   await core2.surface!.editJobMessage(ref, views.done(job, await solidPng('#444', 32))); // old message still editable
   assert.deepEqual(h.fake.schemaErrors(), []);
+});
+
+test('configuration: DISCORD_APP_ID may be left out (read from READY); bad values fail with how-to messages', async () => {
+  const other = new ScriptedCore();
+  const h2 = await startHarness(other, { applicationId: undefined });
+  try {
+    const put = h2.fake.requests({ route: 'PUT /applications/:app/commands' });
+    assert.equal(put[0]?.params.app, h2.fake.applicationId);
+    const got = new Promise<Reply>((resolve) => (other.onDispatch = async (_i, reply) => resolve(reply)));
+    h2.fake.sendCommand('imagine', { prompt: 'no app id' });
+    const ref = await (await got).postJobMessage(views.queued(card('nappid', h2.fake.user('alice').id), 1));
+    await other.surface!.editJobMessage(ref, views.running(card('nappid', h2.fake.user('alice').id), 1, 2));
+    assert.match(h2.fake.message(ref.messageId!)!.content, /Step 1\/2/);
+  } finally {
+    await h2.close();
+  }
+  assert.throws(() => createDiscordAdapter({ token: '' }), /Expected `DISCORD_TOKEN` to be the bot token/);
+  assert.throws(() => createDiscordAdapter({ token: 't', applicationId: 'my-app' }), /Expected `DISCORD_APP_ID` to be the numeric application id .* got `my-app`/);
 });
