@@ -205,7 +205,8 @@ export class StableDiffusionPipeline {
     const sized = image.width === input.width && image.height === input.height ? image : await resizeImage(image, input.width, input.height);
     const encoded = await this.vaeEncoder!.encode({ data: rgbToPlanar(sized), dims: [1, 3, input.height, input.width] }, generators);
     const scaling = this.folder.config.scalingFactor;
-    const initLatents = encoded.data.map((v) => v * scaling);
+    const initLatents = new Float32Array(encoded.data.length);
+    for (let i = 0; i < initLatents.length; i++) initLatents[i] = encoded.data[i] * scaling;
     // Noise comes after the posterior sample in each image's generator, as in diffusers' prepare_latents.
     const noise = drawNoise(dims, generators);
     return scheduler.addNoise(initLatents, noise, firstTimestep);
@@ -213,7 +214,9 @@ export class StableDiffusionPipeline {
 
   private async decode(latents: Float32Tensor): Promise<RgbImage[]> {
     const scaling = this.folder.config.scalingFactor;
-    const decoded = await this.vaeDecoder.decode({ data: latents.data.map((v) => v / scaling), dims: latents.dims });
+    const unscaled = new Float32Array(latents.data.length);
+    for (let i = 0; i < unscaled.length; i++) unscaled[i] = latents.data[i] / scaling;
+    const decoded = await this.vaeDecoder.decode({ data: unscaled, dims: latents.dims });
     const [batch, , height, width] = decoded.dims;
     const per = decoded.data.length / batch;
     return Array.from({ length: batch }, (_, i) => planarToRgb(decoded.data, height, width, -1, 1, i * per));

@@ -159,8 +159,19 @@ export class Session {
 // load fails with "Could not find an implementation for BiasSplitGelu(1) node".
 const missingKernel = /Could not find an implementation for (\w+)\(\d+\)/;
 
+const missingExternalData = /External data path does not exist: "([^"]+)"/;
+
 function loadError(path: string, device: Device, cause: unknown): EngineError {
   const message = (cause as Error)?.message ?? String(cause);
+  const external = missingExternalData.exec(message);
+  if (external) {
+    return new EngineError(
+      'sd_engine_model_load',
+      `Expected the external weights of ${path} at ${external[1]}, but the file does not exist. ` +
+        'Exports keep large weights beside model.onnx (model.onnx_data or weights.pb); copy it along with the model.',
+      { cause, file: external[1] },
+    );
+  }
   const kernel = missingKernel.exec(message);
   if (kernel) {
     return new EngineError(

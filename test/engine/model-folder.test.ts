@@ -154,3 +154,11 @@ test('an SDXL folder (text_encoder_2/) is rejected as not supported yet', async 
   mkdirSync(join(dir, 'text_encoder_2'));
   assert.throws(() => readModelFolder(dir), loadError(join(dir, 'model_index.json'), /SDXL/));
 });
+
+test('missing external weights (weights.pb, model.onnx_data) name the weights file', async () => {
+  for (const [variant, weights] of [['tiny-sd', 'weights.pb'], ['tiny-sd-optimum', 'model.onnx_data']]) {
+    const dir = brokenCopy(variant);
+    rmSync(join(dir, 'unet', weights));
+    await assert.rejects(StableDiffusionPipeline.load(dir), loadError(join(dir, 'unet', weights), /external weights of .*unet[/\\]model\.onnx/));
+  }
+});
