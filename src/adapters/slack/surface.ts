@@ -38,6 +38,8 @@ interface Slot {
   notBefore: number;
   final: boolean;
   preview?: { fileId: string; uploadedAt: number };
+  /** Preview files uploaded for this message and not deleted yet. */
+  previewFiles: string[];
   /** The uploaded final image, kept so a retried final edit does not upload it twice. */
   image?: { png: Uint8Array; fileId: string };
 }
@@ -72,7 +74,7 @@ export class SlackSurface implements JobSurface {
   }
 
   async postJobMessage(target: { readonly guildId: string; readonly channelId: string }, view: ProgressView): Promise<MessageRef> {
-    const slot: Slot = { ref: makeRef(target.guildId, target.channelId, ''), busy: false, pending: null, notBefore: 0, final: FINAL.has(view.state) };
+    const slot: Slot = { ref: makeRef(target.guildId, target.channelId, ''), busy: false, pending: null, notBefore: 0, final: FINAL.has(view.state), previewFiles: [] };
     const message = await this.#render(slot, view);
     const posted = await this.#call(() => this.o.client.chat.postMessage({ channel: target.channelId, ...message }), 5);
     const ref = makeRef(target.guildId, target.channelId, String(posted.ts));
@@ -86,7 +88,7 @@ export class SlackSurface implements JobSurface {
     const key = slotKey(ref);
     let slot = this.#slots.get(key);
     if (!slot) {
-      slot = { ref, busy: false, pending: null, notBefore: 0, final: false };
+      slot = { ref, busy: false, pending: null, notBefore: 0, final: false, previewFiles: [] };
       this.#remember(ref, slot);
     }
     if (slot.final && !FINAL.has(view.state)) return Promise.resolve();
@@ -113,6 +115,7 @@ export class SlackSurface implements JobSurface {
         try {
           const moved = await this.#edit(slot, job.view);
           slot.notBefore = this.#now() + this.minEditIntervalMs;
+          this.#dropOldPreviews(slot, job.view);
           job.waiters.forEach((w) => w.resolve(moved));
         } catch (error) {
           const retryAfter = retryAfterOf(error);
@@ -130,6 +133,22 @@ export class SlackSurface implements JobSurface {
       }
     } finally {
       slot.busy = false;
+    }
+  }
+
+  /**
+   * Previews the message no longer shows are deleted (best effort, in the background), so a long job does not leave
+   * dozens of stray files in the workspace; the final image stays.
+   */
+  #dropOldPreviews(slot: Slot, shown: ProgressView): void {
+    const keep = shown.state === 'running' ? slot.preview?.fileId : undefined;
+    const drop = slot.previewFiles.filter((id) => id !== keep);
+    slot.previewFiles = keep && slot.previewFiles.includes(keep) ? [keep] : [];
+    if (!keep) slot.preview = undefined;
+    for (const file of drop) {
+      withRetry(() => this.o.client.files.delete({ file }), this.#retry).catch((error: unknown) => {
+        this.o.log?.('warn', 'Slack preview delete failed', { file, error: String(error) });
+      });
     }
   }
 
@@ -169,6 +188,7 @@ export class SlackSurface implements JobSurface {
         try {
           const fileId = await uploadImage(this.o.client, view.preview.png, `preview-${view.job.jobId}-${view.step}.png`, `preview: ${title}`, this.#retry);
           slot.preview = { fileId, uploadedAt: this.#now() };
+          slot.previewFiles.push(fileId);
         } catch (error) {
           // A preview is a nicety: the edit goes on with the previous one (or none).
           this.o.log?.('warn', 'Slack preview upload failed', { jobId: view.job.jobId, error: String(error) });

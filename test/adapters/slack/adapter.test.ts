@@ -96,6 +96,9 @@ describe('Socket Mode adapter with a scripted core', () => {
     const previewUploads = h.fake.callsTo('files.getUploadURLExternal').filter((c) => String(c.args.filename).startsWith('preview-'));
     assert.ok(previewUploads.length >= 1 && previewUploads.length < updates.length, `${previewUploads.length} preview uploads for ${updates.length} updates`);
     assert.ok(message.history.some((v) => /Step \d+\/12/.test(v.text ?? '') && imageFileId(v.blocks)));
+    // Previews the message no longer shows are deleted; the grid stays.
+    await h.fake.waitFor(() => h.fake.callsTo('files.delete').length === previewUploads.length, 5000, 'preview deletes');
+    assert.ok(previewUploads.every((c) => !h.fake.files.has(String(c.response?.file_id))));
     // The final grid: the uploaded bytes, then U1–U4 + 🔄 and V1–V4.
     assert.match(message.text!, /Done/);
     const file = h.fake.files.get(imageFileId(message.blocks)!)!;

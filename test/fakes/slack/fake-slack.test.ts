@@ -222,6 +222,32 @@ describe('Web API errors, faults and limits (WebClient straight at the fake)', (
     fake.failures.length = 0;
   });
 
+  test('JSON bodies are accepted like form bodies, with typed values and the token in the header', async () => {
+    const post = (body: object, token = fake.botToken) =>
+      fetch(`${fake.apiUrl}chat.postMessage`, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-8', authorization: `Bearer ${token}` }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<{ ok: boolean; ts: string; error?: string }>);
+    const ok = await post({ channel: 'C0000000A', text: 'json', unfurl_links: false, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*json*' } }] });
+    assert.equal(ok.ok, true);
+    assert.equal(fake.message('C0000000A', ok.ts)?.text, 'json');
+    assert.deepEqual(await post({ channel: 'C0000000A' }), { ok: false, error: 'invalid_arguments', response_metadata: { messages: ['/ must have required property \'text\'', '/ must have required property \'blocks\'', '/ must have required property \'attachments\'', '/ must match a schema in anyOf'] } });
+    assert.equal((await post({ channel: 'C0000000A', text: 'x' }, 'xoxb-nope')).error, 'invalid_auth');
+    fake.failures.length = 0;
+  });
+
+  test('files.delete removes a file; deleting one a message still shows is recorded', async () => {
+    const c = client();
+    const upload = (await c.files.uploadV2({ file: png, filename: 'shown.png' })) as unknown as { files: { files: { id: string }[] }[] };
+    const id = upload.files[0].files[0].id;
+    await c.chat.postMessage({ channel: 'C0000000A', text: 'img', blocks: [{ type: 'image', slack_file: { id }, alt_text: 'x' }] });
+    await c.files.delete({ file: id });
+    assert.equal(fake.files.has(id), false);
+    assert.deepEqual(
+      fake.failures.map((f) => f.kind),
+      ['file_in_use'],
+    );
+    await assert.rejects(c.files.delete({ file: id }), (e: webApi.WebAPIPlatformError) => e.data.error === 'file_not_found');
+    fake.failures.length = 0;
+  });
+
   test('chat.postEphemeral is checked and lands as an ephemeral message', async () => {
     await client().chat.postEphemeral({ channel: 'C0000000A', user: 'U0000ALICE', text: 'only you' });
     assert.equal(fake.ephemeralsFor('U0000ALICE').at(-1)?.text, 'only you');

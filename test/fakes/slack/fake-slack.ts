@@ -47,6 +47,7 @@ export const slackRateLimits: Record<string, number> = {
   'users.info': 100,
   'files.getUploadURLExternal': 100,
   'files.completeUploadExternal': 100,
+  'files.delete': 50,
 };
 
 export const defaultTeams: FakeTeam[] = [
@@ -382,6 +383,7 @@ export class FakeSlack {
       messages: this.messages,
       files: this.files,
       openSocketUrl: () => this.#socket.openUrl(),
+      onFailure: (kind, detail) => this.#fail(kind, detail),
     };
   }
 

@@ -189,6 +189,12 @@ export const methodSchemas: Record<string, object> = {
       blocks,
     },
   },
+  'files.delete': {
+    type: 'object',
+    required: ['file'],
+    additionalProperties: false,
+    properties: { ...common, file: { type: 'string', pattern: '^F[A-Z0-9]+$' } },
+  },
   'users.info': {
     type: 'object',
     required: ['user'],

@@ -65,7 +65,8 @@ export interface FakeFailure {
     | 'upload_mismatch'
     | 'response_url_expired'
     | 'rate_limit_exceeded'
-    | 'unexpected_ack';
+    | 'unexpected_ack'
+    | 'file_in_use';
   readonly detail: string;
   readonly at: number;
 }

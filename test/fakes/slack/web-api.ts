@@ -14,6 +14,7 @@ export interface WebApiContext {
   readonly admins: Set<string>;
   readonly messages: FakeMessage[];
   readonly files: Map<string, FakeFile>;
+  readonly onFailure: (kind: 'file_in_use', detail: string) => void;
   /** Issues a one-time Socket Mode URL. */
   readonly openSocketUrl: () => string;
 }
@@ -80,6 +81,15 @@ export const methods: Record<string, (ctx: WebApiContext, args: Args) => MethodR
     const length = Number(args.length);
     ctx.files.set(id, { id, filename: String(args.filename), declaredLength: length, completed: false, createdAt: Date.now() });
     return { ok: true, upload_url: `${ctx.baseUrl}/upload/v1/${id}`, file_id: id };
+  },
+
+  'files.delete': (ctx, args) => {
+    const id = String(args.file);
+    if (!ctx.files.has(id)) return { ok: false, error: 'file_not_found' };
+    const inUse = ctx.messages.find((m) => JSON.stringify(m.blocks ?? []).includes(`"${id}"`));
+    if (inUse) ctx.onFailure('file_in_use', `${id} deleted while message ${inUse.ts} still shows it`);
+    ctx.files.delete(id);
+    return { ok: true };
   },
 
   'files.completeUploadExternal': (ctx, args) => {
