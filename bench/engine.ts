@@ -124,9 +124,12 @@ const table = [
   `| denoising steps/s, batch of ${batch}${cfg ? ' with CFG' : ''} (median run) | ${perStep(median(walls))} | ${perStep(median(workerWalls))} |`,
 ].join('\n');
 
+// One section per setup, so runs with other models or sizes sit side by side in BENCHMARKS.md.
+const key = `${info.name}-${options.width ?? info.width}x${options.height ?? info.height}-b${batch}-${info.device}`;
+const args = process.argv.slice(2).filter((a) => a !== '--write').join(' ');
 const section = [
-  '<!-- bench:engine:start -->',
-  '## Engine (`npm run bench:engine`)',
+  `<!-- bench:engine:${key}:start -->`,
+  `## Engine: ${info.name}, ${options.width ?? info.width}×${options.height ?? info.height}, batch ${batch}, ${info.device} (\`npm run bench:engine${args ? ` -- ${args}` : ''}\`)`,
   '',
   `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${machine}.`,
   '',
@@ -138,14 +141,14 @@ const section = [
   'timer) right after it, so both sides see the same machine state. The overhead is everything the TypeScript',
   'pipeline adds: tokenizing, scheduler maths, CFG combine, fp16/tensor wrapping, pixel conversion. The worker column',
   'adds the thread hop and result transfer.',
-  '<!-- bench:engine:end -->',
+  `<!-- bench:engine:${key}:end -->`,
 ].join('\n');
 
 console.log(`${section}\n`);
 if (values.write) {
   const file = join(root, 'BENCHMARKS.md');
   const current = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const pattern = /<!-- bench:engine:start -->[\s\S]*?<!-- bench:engine:end -->/;
+  const pattern = new RegExp(`<!-- bench:engine:${key}:start -->[\\s\\S]*?<!-- bench:engine:${key}:end -->`);
   writeFileSync(file, pattern.test(current) ? current.replace(pattern, section) : `${current.trimEnd()}\n\n${section}\n`);
   console.log(`Updated ${file}`);
 }
