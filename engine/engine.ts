@@ -8,7 +8,7 @@ import type { Engine, EngineOptions, GenerateOptions, GenerateResult, ModelInfo 
 import { fromWireError } from './worker-protocol.ts';
 import type { FromWorker, ToWorker, WireGenerateOptions, WorkerInit } from './worker-protocol.ts';
 
-/** Folder name of the model shipped under models/; see models/README. */
+/** Folder name under models/ of the model the project ships (trained in training/); tests pass fixture dirs. */
 export const embeddedModelName = 'default';
 export const defaultModelDir = fileURLToPath(new URL(`../models/${embeddedModelName}`, import.meta.url));
 
