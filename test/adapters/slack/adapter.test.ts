@@ -65,6 +65,7 @@ describe('Socket Mode adapter with a scripted core', () => {
       edits.push(core.surface!.editJobMessage(ref, done));
     };
     const payload = h.fake.slashCommand({ command: '/imagine', text: 'a red fox --seed 1', teamId: 'T0000000B', userId: 'U0000ALICE' });
+    const started = Date.now();
     const ack = await h.fake.deliver(payload);
     assert.ok(ack && ack.latencyMs < 3000);
     await h.fake.waitFor(() => edits.length === 13, 5000, 'the script');
@@ -89,12 +90,13 @@ describe('Socket Mode adapter with a scripted core', () => {
     assert.match(message.history[0].text!, /Queued: #1/);
     // Edits are coalesced: far fewer than the 13 views, at least 300 ms apart, latest wins.
     const updates = h.fake.callsTo('chat.update');
-    assert.ok(updates.length >= 2 && updates.length <= 6, `${updates.length} updates`);
+    const elapsed = Date.now() - started;
+    assert.ok(updates.length >= 2 && updates.length < 13 && updates.length <= elapsed / 300 + 2, `${updates.length} updates in ${elapsed} ms`);
     const gaps = updates.slice(1).map((u, i) => u.at - updates[i].at);
     assert.ok(gaps.every((g) => g >= 280), `gaps ${gaps}`);
     // Previews were uploaded at the coarser cadence and shown in an image block.
     const previewUploads = h.fake.callsTo('files.getUploadURLExternal').filter((c) => String(c.args.filename).startsWith('preview-'));
-    assert.ok(previewUploads.length >= 1 && previewUploads.length < updates.length, `${previewUploads.length} preview uploads for ${updates.length} updates`);
+    assert.ok(previewUploads.length >= 1 && previewUploads.length <= elapsed / 900 + 1, `${previewUploads.length} preview uploads in ${elapsed} ms`);
     assert.ok(message.history.some((v) => /Step \d+\/12/.test(v.text ?? '') && imageFileId(v.blocks)));
     // Previews the message no longer shows are deleted; the grid stays.
     await h.fake.waitFor(() => h.fake.callsTo('files.delete').length === previewUploads.length, 5000, 'preview deletes');
