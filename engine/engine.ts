@@ -100,7 +100,15 @@ export class WorkerEngine implements Engine {
     const job = this.#jobs.get(message.id);
     if (!job) return;
     if (message.type === 'progress') {
-      job.onProgress?.({ step: message.step, totalSteps: message.totalSteps, ...(message.preview ? { preview: message.preview } : {}) });
+      try {
+        job.onProgress?.({ step: message.step, totalSteps: message.totalSteps, ...(message.preview ? { preview: message.preview } : {}) });
+      } catch (error) {
+        // A throwing callback fails its own job (as it would in-process), not the main thread.
+        this.#post({ type: 'abort', id: message.id, reason: 'progress callback threw' });
+        this.#jobs.delete(message.id);
+        job.cleanup();
+        job.reject(error as Error);
+      }
       return;
     }
     this.#jobs.delete(message.id);

@@ -50,6 +50,9 @@ export class StableDiffusionPipeline {
     };
     try {
       const textEncoder = new TextEncoder(await track(folder.textEncoderPath));
+      if (textEncoder.sequenceLength !== undefined && textEncoder.sequenceLength !== tokenizer.maxLength) {
+        throw new EngineError('sd_engine_model_load', `${folder.textEncoderPath} takes ${textEncoder.sequenceLength} tokens per prompt, but tokenizer/tokenizer_config.json sets model_max_length ${tokenizer.maxLength}. They must match.`, { file: folder.textEncoderPath });
+      }
       const unet = new Unet(await track(folder.unetPath));
       const vaeDecoder = new VaeDecoder(await track(folder.vaeDecoderPath));
       const vaeEncoder = folder.vaeEncoderPath ? new VaeEncoder(await track(folder.vaeEncoderPath)) : undefined;

@@ -62,6 +62,16 @@ test('aborting mid-run rejects with sd_engine_aborted, and the engine keeps work
   assert.equal((await engine.generate(base)).images.length, 1);
 });
 
+test('a progress callback that throws fails its own job, and the engine keeps working', async () => {
+  await assert.rejects(
+    engine.generate({ ...base, numInferenceSteps: 50, onProgress: () => {
+      throw new Error('callback bug');
+    } }),
+    /callback bug/,
+  );
+  assert.equal((await engine.generate(base)).images.length, 1);
+});
+
 test('invalid input errors cross the thread with their code', async () => {
   await assert.rejects(engine.generate({ ...base, width: 65 }), isCode('sd_engine_invalid_input', /multiple of 8/));
 });
