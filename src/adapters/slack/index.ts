@@ -7,7 +7,7 @@ import { App, LogLevel, webApi } from '@slack/bolt';
 import { BotError, ErrorCode } from '../../core/errors.ts';
 import { botMetrics, type BotMetrics } from '../../core/metrics.ts';
 import type { Adapter, BotCore } from '../../core/types.ts';
-import { clientOptions, defaultRetry, type RetryOptions } from './api.ts';
+import { clientOptions, defaultRetry, platformError, type RetryOptions } from './api.ts';
 import { registerHandlers } from './handler.ts';
 import { SlackSurface } from './surface.ts';
 
@@ -65,10 +65,18 @@ export class SlackAdapter implements Adapter {
   async start(core: BotCore): Promise<void> {
     const o = this.o;
     const retry = { ...defaultRetry, ...o.retry };
-    const app =
-      this.mode === 'socket'
-        ? new App({ token: o.botToken, appToken: o.appToken, socketMode: true, logLevel: levels[o.logLevel ?? 'warn'], clientOptions: clientOptions(o.apiUrl) })
-        : new App({ token: o.botToken, signingSecret: o.signingSecret, logLevel: levels[o.logLevel ?? 'warn'], clientOptions: clientOptions(o.apiUrl) });
+    // deferInitialization: otherwise Bolt calls auth.test in its constructor and a bad token becomes an unhandled
+    // rejection that takes the whole process (and the other platforms) down.
+    const common = { token: o.botToken, logLevel: levels[o.logLevel ?? 'warn'], clientOptions: clientOptions(o.apiUrl), deferInitialization: true };
+    const app = this.mode === 'socket' ? new App({ ...common, appToken: o.appToken, socketMode: true }) : new App({ ...common, signingSecret: o.signingSecret });
+    await app.init().catch((error: unknown) => {
+      throw new BotError(
+        ErrorCode.Config,
+        `Slack rejected \`SLACK_BOT_TOKEN\` (auth.test: ${platformError(error) ?? String(error)}); expected the Bot User OAuth Token (xoxb-…) from the app's Install App page`,
+        undefined,
+        { cause: error },
+      );
+    });
     const surface = new SlackSurface({ client: app.client, minEditIntervalMs: o.minEditIntervalMs, previewIntervalMs: o.previewIntervalMs, editsPerMinute: o.editsPerMinute, retry, log: o.log });
     const metrics = o.metrics ?? botMetrics();
     app.client.on(webApi.WebClientEvent.RATE_LIMITED, () => metrics.recordRateLimit('slack'));
@@ -77,7 +85,15 @@ export class SlackAdapter implements Adapter {
       o.log?.('error', 'Slack listener failed', { code: error.code, error: String(error) });
     });
     if (this.mode === 'socket') {
-      await app.start();
+      await app.start().catch(async (error: unknown) => {
+        await app.stop().catch(() => {});
+        throw new BotError(
+          ErrorCode.Config,
+          `Slack refused the Socket Mode connection (apps.connections.open: ${platformError(error) ?? String(error)}); expected \`SLACK_APP_TOKEN\` to be an app-level token (xapp-…) with the connections:write scope, and Socket Mode enabled for the app`,
+          undefined,
+          { cause: error },
+        );
+      });
     } else {
       const server = (await app.start({ port: o.port ?? 3001, host: o.host ?? '0.0.0.0' })) as Server;
       const { port } = server.address() as AddressInfo;

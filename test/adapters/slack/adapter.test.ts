@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { optionsFromText, slashName } from '../../../src/adapters/slack/commands.ts';
-import { SlackSurface } from '../../../src/adapters/slack/index.ts';
+import { createSlackAdapter, SlackSurface } from '../../../src/adapters/slack/index.ts';
+import type { BotError } from '../../../src/core/errors.ts';
+import { FakeSlack } from '../../fakes/slack/fake-slack.ts';
 import { doneButtons } from '../../../src/core/button-id.ts';
 import { createMetrics } from '../../../src/core/metrics.ts';
 import type { CommandInput, MessageRef, ProgressView } from '../../../src/core/types.ts';
@@ -186,6 +188,20 @@ describe('Socket Mode adapter with a scripted core', () => {
     const moved = (await core.surface!.editJobMessage(ref, views.running(job, 2, 4))) as MessageRef;
     assert.ok(moved && moved.messageId !== ref.messageId);
     assert.match(h.fake.message('C0000000A', moved.messageId!)!.text!, /Step 2\/4/);
+  });
+});
+
+describe('start-up errors', () => {
+  test('a wrong bot token or app token fails start with a coded error that says which token, and crashes nothing', async () => {
+    const fake = await FakeSlack.start();
+    try {
+      const start = (botToken: string, appToken: string) => createSlackAdapter({ botToken, appToken, apiUrl: fake.apiUrl, logLevel: 'error' }).start(new ScriptedCore());
+      await assert.rejects(start('xoxb-wrong', fake.appToken), (e: BotError) => e.code === 'bot_config' && /SLACK_BOT_TOKEN.*invalid_auth/.test(e.message));
+      await assert.rejects(start(fake.botToken, 'xapp-wrong'), (e: BotError) => e.code === 'bot_config' && /SLACK_APP_TOKEN/.test(e.message) && /invalid_auth/.test(e.message));
+      assert.throws(() => createSlackAdapter({ botToken: fake.botToken }), /SLACK_APP_TOKEN.*or `SLACK_SIGNING_SECRET`/);
+    } finally {
+      await fake.close();
+    }
   });
 });
 
