@@ -25,8 +25,8 @@ function isCode(code: string, pattern?: RegExp) {
   };
 }
 
-test('the default model folder is models/default until the embedded model lands', () => {
-  assert.match(defaultModelDir, /models[/\\]default$/);
+test('the default model folder is the embedded model under models/ (training/export.py writes it)', () => {
+  assert.match(defaultModelDir, /models[/\\]shapes-ldm-v1$/);
 });
 
 test('the worker engine gives exactly the in-process pipeline\'s images, and model info', async () => {
