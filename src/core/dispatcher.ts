@@ -236,6 +236,8 @@ export class FairDispatcher implements JobQueue {
         ),
       );
     }, this.#options.jobTimeoutMs);
+    // The running job keeps the process alive, not its deadline.
+    timer.unref();
     void this.#slot.add(async () => {
       let status: JobStatus | void = undefined;
       try {
