@@ -1,4 +1,13 @@
 // The engine's only public surface: code outside engine/ imports from here and nowhere else.
+//
+//   const engine = await createEngine({ modelDir, device: 'cpu' });   // loads the model in a worker thread
+//   const { images, seeds, warnings } = await engine.generate({
+//     prompt, negativePrompt, width, height, numInferenceSteps, guidanceScale, seed, numImagesPerPrompt: 4,
+//     signal,                                  // abort → EngineError 'sd_engine_aborted'
+//     onProgress: ({ step, totalSteps, preview }) => …,   // preview: small RgbImage of image 0's x0
+//   });
+//   const png = await encodePng(composeGrid(images, 2));
+//   await engine.close();
 export { createEngine, defaultModelDir, embeddedModelName } from './engine.ts';
 export { EngineError, EngineErrorCode } from './errors.ts';
 export { limits as engineLimits } from './check-inputs.ts';
