@@ -162,3 +162,17 @@ test('missing external weights (weights.pb, model.onnx_data) name the weights fi
     await assert.rejects(StableDiffusionPipeline.load(dir), loadError(join(dir, 'unet', weights), /external weights of .*unet[/\\]model\.onnx/));
   }
 });
+
+const onnxFixtures = join(import.meta.dirname, '..', 'fixtures', 'onnx');
+
+test('a text encoder whose hidden size differs from the UNet\'s (both static) is rejected, naming it', async () => {
+  const dir = brokenCopy();
+  copyFileSync(join(onnxFixtures, 'text-encoder-hidden16.onnx'), join(dir, 'text_encoder', 'model.onnx'));
+  await assert.rejects(StableDiffusionPipeline.load(dir), loadError(join(dir, 'text_encoder', 'model.onnx'), /16-dim hidden states but .*unet.*size 32/));
+});
+
+test('a VAE decoder taking other latent channels than the UNet (both static) is rejected, naming it', async () => {
+  const dir = brokenCopy('tiny-sd-optimum');
+  copyFileSync(join(onnxFixtures, 'vae-decoder-8ch.onnx'), join(dir, 'vae_decoder', 'model.onnx'));
+  await assert.rejects(StableDiffusionPipeline.load(dir), loadError(join(dir, 'vae_decoder', 'model.onnx'), /takes 8-channel latents but .* works on 4 channels/));
+});

@@ -7,7 +7,7 @@ import { fixture } from './helpers.ts';
 
 const unetPath = join(fixture('tiny-sd'), 'unet', 'model.onnx');
 // A one-node graph using the com.microsoft contrib op BiasSplitGelu, as in onnxruntime's GPU-optimized SD UNets.
-// Made with onnx.helper: make_node('BiasSplitGelu', ['x', 'bias'], ['y'], domain='com.microsoft').
+// Made by test/fixtures/onnx/make_onnx_fixtures.py.
 const gpuOnlyModel = join(import.meta.dirname, '..', 'fixtures', 'onnx', 'bias-split-gelu.onnx');
 
 function rejectsWith(code: string, pattern: RegExp) {
