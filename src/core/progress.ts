@@ -144,6 +144,7 @@ export class ProgressHub {
   readonly #o: ProgressHubOptions;
   readonly #surfaces = new Map<Platform, JobSurface>();
   readonly #channels = new Map<string, Channel>();
+  readonly #waiting = new Map<Platform, ((surface: JobSurface) => void)[]>();
 
   constructor(options: ProgressHubOptions) {
     this.#o = options;
@@ -151,6 +152,8 @@ export class ProgressHub {
 
   attach(surface: JobSurface): void {
     this.#surfaces.set(surface.platform, surface);
+    for (const resolve of this.#waiting.get(surface.platform) ?? []) resolve(surface);
+    this.#waiting.delete(surface.platform);
     for (const channel of this.#channels.values()) if (channel.job.platform === surface.platform) channel.throttle.kick();
   }
 
@@ -205,6 +208,14 @@ export class ProgressHub {
     return this.#channels.size;
   }
 
+  #surfaceFor(platform: Platform): Promise<JobSurface> {
+    return new Promise((resolve) => {
+      const list = this.#waiting.get(platform) ?? [];
+      list.push(resolve);
+      this.#waiting.set(platform, list);
+    });
+  }
+
   #channel(job: JobRecord): Channel {
     let channel = this.#channels.get(job.id);
     if (channel) return channel;
@@ -222,22 +233,10 @@ export class ProgressHub {
 
   async #send(channel: Channel, update: PendingUpdate): Promise<void> {
     if (channel.posting) await channel.posting;
-    let surface = this.#surfaces.get(channel.job.platform);
-    if (!surface) {
-      // Wait for the adapter, without losing the update (latest wins when more arrive).
-      await new Promise<void>((resolve) => {
-        const check = setInterval(() => {
-          surface = this.#surfaces.get(channel.job.platform);
-          if (surface) {
-            clearInterval(check);
-            resolve();
-          }
-        }, 50);
-        check.unref();
-      });
-    }
+    // No surface yet (the adapter is still starting): wait for it without losing the update.
+    const surface = this.#surfaces.get(channel.job.platform) ?? (await this.#surfaceFor(channel.job.platform));
     const view = await update.build();
-    const target = surface!;
+    const target = surface;
     if (!channel.ref) {
       channel.ref = await target.postJobMessage({ guildId: channel.job.guildId, channelId: channel.job.channelId }, view);
       await this.#o.saveRef(channel.job.id, channel.ref);
