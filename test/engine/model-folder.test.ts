@@ -176,3 +176,10 @@ test('a VAE decoder taking other latent channels than the UNet (both static) is 
   copyFileSync(join(onnxFixtures, 'vae-decoder-8ch.onnx'), join(dir, 'vae_decoder', 'model.onnx'));
   await assert.rejects(StableDiffusionPipeline.load(dir), loadError(join(dir, 'vae_decoder', 'model.onnx'), /takes 8-channel latents but .* works on 4 channels/));
 });
+
+test('an SDXL UNet (text_embeds/time_ids inputs) is rejected as not supported yet, naming it', async () => {
+  const dir = brokenCopy('tiny-sd-optimum');
+  rmSync(join(dir, 'unet', 'model.onnx_data'));
+  copyFileSync(join(onnxFixtures, 'unet-sdxl-inputs.onnx'), join(dir, 'unet', 'model.onnx'));
+  await assert.rejects(StableDiffusionPipeline.load(dir), loadError(join(dir, 'unet', 'model.onnx'), /SDXL UNet; SDXL is not supported yet/));
+});
