@@ -48,6 +48,7 @@ export class SlackAdapter implements Adapter {
   readonly mode: 'socket' | 'http';
   #app: App | undefined;
   #core: BotCore | undefined;
+  #surface: SlackSurface | undefined;
   /** The HTTP-mode events URL once started (`http://host:port/slack/events`). */
   eventsUrl: string | undefined;
 
@@ -100,12 +101,15 @@ export class SlackAdapter implements Adapter {
       this.eventsUrl = `http://${o.host && o.host !== '0.0.0.0' ? o.host : '127.0.0.1'}:${port}/slack/events`;
     }
     core.attachSurface(surface);
+    this.#surface = surface;
     this.#app = app;
     this.#core = core;
   }
 
   async stop(): Promise<void> {
     this.#core?.detachSurface('slack');
+    // Let final views already handed over (a drained job's grid) reach Slack before the connection closes.
+    await this.#surface?.idle();
     await this.#app?.stop();
     this.#app = undefined;
   }

@@ -84,6 +84,12 @@ export class SlackSurface implements JobSurface {
     return ref;
   }
 
+  /** Resolves when no edit is waiting or in flight (or after `timeoutMs`); for a graceful stop. */
+  async idle(timeoutMs = 5000): Promise<void> {
+    const deadline = this.#now() + timeoutMs;
+    while ([...this.#slots.values()].some((s) => s.busy || s.pending) && this.#now() < deadline) await sleepFor(50);
+  }
+
   editJobMessage(ref: MessageRef, view: ProgressView): Promise<MessageRef | void> {
     const key = slotKey(ref);
     let slot = this.#slots.get(key);

@@ -193,6 +193,32 @@ describe('Slack end to end (Socket Mode, real core and engine)', () => {
   });
 });
 
+describe('Slack across a restart with work in the queue', () => {
+  let w: World;
+  before(async () => {
+    w = await startWorld(engine);
+  });
+  after(() => w.close());
+
+  test('the running job finishes before the stop, the queued one runs after the start and finishes in its own message', async () => {
+    w.engine.hold();
+    const running = await imagine(w, 'restart running --steps 4', { userId: 'U0000ALICE' });
+    const queued = await imagine(w, 'restart queued --steps 4', { userId: 'U0000BOB01' });
+    const queuedTs = w.h.fake.channelMessages(CH).find((m) => jobIdOf(m) === queued)!.ts;
+    // The drained job's grid must reach Slack before the adapter stops (src/shutdown.ts does not wait for it yet).
+    const restarting = w.restart([running]);
+    w.engine.release();
+    await restarting;
+    assert.match(statusOf(await finalMessage(w, CH, running)), /^Done/);
+    const after = await finalMessage(w, CH, queued);
+    assert.equal(after.ts, queuedTs, 'the new process edited the message the old one posted');
+    assert.match(statusOf(after), /^Done/);
+    assert.ok(imageFileId(after.blocks));
+    assert.equal(w.h.fake.channelMessages(CH).length, 2);
+    assert.deepEqual(w.h.fake.failures, []);
+  });
+});
+
 describe('Slack end to end in HTTP mode', () => {
   let w: World;
   before(async () => {

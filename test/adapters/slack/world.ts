@@ -69,8 +69,11 @@ export interface World {
   engine: GatedEngine;
   h: SlackHarness;
   dataDir: string;
-  /** A process restart: adapter and core stop, a new core opens the same store, a new adapter connects. */
-  restart(): Promise<void>;
+  /**
+   * A process restart: adapter and core stop, a new core opens the same store, a new adapter connects. `settle`:
+   * jobs whose final view must reach Slack before the adapter stops (the drained running job).
+   */
+  restart(settle?: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -91,7 +94,10 @@ export async function startWorld(
     engine: gated,
     h,
     dataDir,
-    async restart() {
+    async restart(settle = []) {
+      // The order of src/shutdown.ts: drain the running job, then stop the adapter, then close the store.
+      await w.core.dispatcher.close();
+      await Promise.all(settle.map((id) => w.core.hub.settled(id)));
       await w.h.adapter.stop();
       await w.core.close();
       w.core = newCore(gated, dataDir, o.config);
