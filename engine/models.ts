@@ -161,17 +161,16 @@ export class Unet {
     const shape = this.timestep.shape;
     const length = shape.length === 0 ? 1 : typeof shape[0] === 'number' ? shape[0] : shape[0] === this.sample.shape[0] ? batch : 1;
     const dims = shape.length === 0 ? [] : [length];
-    const values = new Array<number>(length).fill(t);
     switch (this.timestep.type) {
       // numpy's float → int cast truncates, as in diffusers' `np.array([t], dtype=timestep_dtype)`.
       case 'int64':
-        return { type: 'int64', data: BigInt64Array.from(values, (v) => BigInt(Math.trunc(v))), dims };
+        return { type: 'int64', data: new BigInt64Array(length).fill(BigInt(Math.trunc(t))), dims };
       case 'int32':
-        return { type: 'int32', data: Int32Array.from(values, (v) => Math.trunc(v)), dims };
+        return { type: 'int32', data: new Int32Array(length).fill(Math.trunc(t)), dims };
       case 'float16':
-        return { type: 'float16', data: float32ToFloat16(Float32Array.from(values)), dims };
+        return { type: 'float16', data: float32ToFloat16(new Float32Array(length).fill(t)), dims };
       default:
-        return { type: 'float32', data: Float32Array.from(values), dims };
+        return { type: 'float32', data: new Float32Array(length).fill(t), dims };
     }
   }
 
