@@ -69,7 +69,11 @@ test('a newcomer imagines, watches previews, presses U2 and V1; two guilds take 
   await ana.screenshot({ path: join(artifacts, 'playground-0-empty.png') });
 
   // 1. Prompt → at least two preview updates → the grid with its buttons.
-  const first = await imagine(ana, '/imagine a red fox in the snow --steps 100 --seed 3');
+  // The intro's first example, as a newcomer would use it (plus enough steps to watch the previews).
+  await ana.locator('button.example').first().click();
+  assert.equal(await ana.inputValue('#text'), '/imagine a red fox in the snow --seed 42');
+  await ana.press('#text', 'End');
+  const first = await imagine(ana, `${await ana.inputValue('#text')} --steps 100`);
   await jobArticle(ana, first).and(ana.locator('[data-state=done]')).waitFor({ timeout: 15_000 });
   const previews = Number(await jobArticle(ana, first).getAttribute('data-previews'));
   assert.ok(previews >= 2, `expected at least two preview updates, saw ${previews}`);
