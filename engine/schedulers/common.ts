@@ -448,3 +448,8 @@ export class SigmaCursor {
     return out;
   }
 }
+
+/** np.linspace(0, N-1, N)[::-1] as float32: the timesteps before setTimesteps. */
+export function npTrainTimesteps(numTrain: number): number[] {
+  return Array.from({ length: numTrain }, (_, i) => numTrain - 1 - i);
+}

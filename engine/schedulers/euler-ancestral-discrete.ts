@@ -10,12 +10,12 @@ import {
   checkSteps,
   f32,
   interpOnIndex,
+  npTrainTimesteps,
   spacedTimesteps,
   trainingSchedule,
   trainingSigmas,
 } from './common.ts';
 import type { TimestepSpacing, TrainingSchedule } from './common.ts';
-import { npTrainTimesteps } from './euler-discrete.ts';
 import type { Scheduler, SchedulerConfigJson, SchedulerOutput } from './scheduler.ts';
 
 // diffusers raises NotImplementedError for `sample` here.

@@ -9,6 +9,7 @@ import {
   exponentialSigmas,
   f32,
   interpOnIndex,
+  npTrainTimesteps,
   karrasSigmas,
   logOf,
   schedulerError,
@@ -141,9 +142,4 @@ export class EulerDiscreteScheduler implements Scheduler {
   addNoise(originalSamples: Float32Array, noise: Float32Array, timestep: number): Float32Array {
     return this.#cursor.addNoise(originalSamples, noise, timestep);
   }
-}
-
-/** np.linspace(0, N-1, N)[::-1] as float32: the timesteps before setTimesteps. */
-export function npTrainTimesteps(numTrain: number): number[] {
-  return Array.from({ length: numTrain }, (_, i) => numTrain - 1 - i);
 }
