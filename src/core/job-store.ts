@@ -157,7 +157,11 @@ export function openJobStore(options: JobStoreOptions): JobStore {
     keyv = new Keyv({ store: new KeyvRedis(options.redisUrl), namespace: 'imagine-bot' });
   } else {
     mkdirSync(options.dataDir, { recursive: true });
-    keyv = new Keyv({ store: new KeyvSqlite({ uri: `sqlite://${sqlitePath(options.dataDir)}`, busyTimeout: 5000 }), namespace: 'imagine-bot' });
+    const sqlite = new KeyvSqlite({ uri: `sqlite://${sqlitePath(options.dataDir)}`, busyTimeout: 5000 });
+    // WAL with synchronous=NORMAL survives a killed process (only a power cut can lose the last commits) and
+    // makes each write several times cheaper than the default rollback journal.
+    void sqlite.query('PRAGMA journal_mode=WAL').then(() => sqlite.query('PRAGMA synchronous=NORMAL'), options.onError);
+    keyv = new Keyv({ store: sqlite, namespace: 'imagine-bot' });
   }
   keyv.on('error', (error: unknown) => options.onError?.(error));
   return new JobStore(keyv);
