@@ -91,6 +91,7 @@ export async function route(req: IncomingMessage, res: ServerResponse, c: RouteC
     res.end(asset.body);
     return;
   }
+  if (path === '/api/input' && !c.accepting) return fail(res, 503, 'web_shutting_down', 'The bot is shutting down; try again once it is back');
   const core = c.core;
   if (!core) return fail(res, 503, 'web_starting', 'The bot is still starting; try again in a moment');
 
@@ -105,7 +106,6 @@ export async function route(req: IncomingMessage, res: ServerResponse, c: RouteC
     return;
   }
   if (path === '/api/input' && method === 'POST') {
-    if (!c.accepting) return fail(res, 503, 'web_shutting_down', 'The bot is shutting down; try again once it is back');
     const body = parseBody(await readJson(req));
     const input = toInput(body, core.commands);
     // Acknowledge first: the page gets its 202 before the core does anything; answers follow on the tab's stream.
