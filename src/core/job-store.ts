@@ -30,8 +30,10 @@ export class JobStore {
   #lock: Promise<unknown> = Promise.resolve();
   #seq: number | undefined;
 
-  constructor(keyv: Keyv) {
+  /** `ready`: set-up that must finish before the first write and before closing. */
+  constructor(keyv: Keyv, ready: Promise<unknown> = Promise.resolve()) {
     this.#keyv = keyv;
+    this.#lock = ready.catch(() => undefined);
   }
 
   /** Serialise writes: each `fn` runs after the previous one settled. */
@@ -153,6 +155,7 @@ export function sqlitePath(dataDir: string): string {
 
 export function openJobStore(options: JobStoreOptions): JobStore {
   let keyv: Keyv;
+  let ready: Promise<unknown> = Promise.resolve();
   if (options.redisUrl) {
     keyv = new Keyv({ store: new KeyvRedis(options.redisUrl), namespace: 'imagine-bot' });
   } else {
@@ -160,9 +163,10 @@ export function openJobStore(options: JobStoreOptions): JobStore {
     const sqlite = new KeyvSqlite({ uri: `sqlite://${sqlitePath(options.dataDir)}`, busyTimeout: 5000 });
     // WAL with synchronous=NORMAL survives a killed process (only a power cut can lose the last commits) and
     // makes each write several times cheaper than the default rollback journal.
-    void sqlite.query('PRAGMA journal_mode=WAL').then(() => sqlite.query('PRAGMA synchronous=NORMAL'), options.onError);
+    ready = sqlite.query('PRAGMA journal_mode=WAL').then(() => sqlite.query('PRAGMA synchronous=NORMAL'));
+    ready.catch((error: unknown) => options.onError?.(error));
     keyv = new Keyv({ store: sqlite, namespace: 'imagine-bot' });
   }
   keyv.on('error', (error: unknown) => options.onError?.(error));
-  return new JobStore(keyv);
+  return new JobStore(keyv, ready);
 }
