@@ -19,13 +19,13 @@ test('/imagine: acknowledge first, queued → running → done grid with U1–U4
     assert.deepEqual(done.seeds, [42, 43, 44, 45]);
     assert.deepEqual(done.buttons.map((r) => r.map((b) => b.label)), [['U1', 'U2', 'U3', 'U4', '🔄'], ['V1', 'V2', 'V3', 'V4']]);
     assert.match(done.job.flags, /--ar 2:1 --seed 42 --no trees --steps 5 --guidance 1 --n 4/);
-    // 2:1 on a 64×64 model → 88×48 per image (multiples of 8), so the grid is 176×96.
+    // 2:1 on a 64×64 model → 96×48 per image (multiples of 16), so the grid is 192×96.
     const grid = await decodePng(done.image.png);
-    assert.deepEqual([grid.width, grid.height, done.image.width, done.image.height], [176, 96, 176, 96]);
+    assert.deepEqual([grid.width, grid.height, done.image.width, done.image.height], [192, 96, 192, 96]);
     const call = h.engine.calls[0];
     assert.deepEqual(
       [call.prompt, call.negativePrompt, call.width, call.height, call.numInferenceSteps, call.seed, call.numImagesPerPrompt],
-      ['a red fox in the snow', 'trees', 88, 48, 5, 42, 4],
+      ['a red fox in the snow', 'trees', 96, 48, 5, 42, 4],
     );
     const stored = await h.store.getJob(jobId!);
     assert.equal(stored?.status, 'done');
@@ -73,7 +73,7 @@ test('guild banned words (set by an admin) apply to that guild only; non-admins 
     await h.settle(other.jobId!, inG1.jobId!, mine.jobId!);
     assert.equal((await h.store.getJob(inG1.jobId!))!.params.numInferenceSteps, 3);
     const params = (await h.store.getJob(mine.jobId!))!.params;
-    assert.deepEqual([params.numInferenceSteps, params.aspectRatio, params.width, params.height], [2, '3:2', 80, 56]);
+    assert.deepEqual([params.numInferenceSteps, params.aspectRatio, params.width, params.height], [2, '3:2', 80, 48]);
   } finally {
     await h.close();
   }
