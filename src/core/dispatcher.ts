@@ -60,7 +60,7 @@ export class FairDispatcher implements JobQueue {
   readonly #perGuild = new Map<string, number>();
   #msPerUnit: number | undefined;
   #closed = false;
-  #order: { version: number; ids: Map<string, number>; entries: Entry[] } | undefined;
+  #order: { version: number; ids: Map<string, number>; entries: Entry[]; work: Float64Array } | undefined;
   #version = 0;
 
   constructor(options: DispatcherOptions) {
@@ -113,9 +113,8 @@ export class FairDispatcher implements JobQueue {
     const ahead = order.entries.slice(0, index);
     let etaMs: number | undefined;
     if (this.#msPerUnit !== undefined) {
-      etaMs = [...this.#running.values()].reduce((sum, r) => sum + (this.#remaining(r) ?? 0), 0) / (this.#options.concurrency ?? 1);
-      for (const e of ahead) etaMs += this.#estimate(e.job)!;
-      etaMs += this.#estimate(order.entries[index].job)!;
+      const runningLeft = [...this.#running.values()].reduce((sum, r) => sum + (this.#remaining(r) ?? 0), 0);
+      etaMs = runningLeft / (this.#options.concurrency ?? 1) + this.#msPerUnit * order.work[index];
     }
     return {
       position: index + 1,
@@ -270,10 +269,14 @@ export class FairDispatcher implements JobQueue {
     return estimate === undefined ? undefined : Math.max(0, estimate - (performance.now() - running.startedAt));
   }
 
-  #predicted(): { ids: Map<string, number>; entries: Entry[] } {
+  /** The predicted start order, with the cumulative work up to and including each job (for ETAs). */
+  #predicted(): { ids: Map<string, number>; entries: Entry[]; work: Float64Array } {
     if (this.#order?.version !== this.#version) {
       const entries = this.#queue.predictedOrder();
-      this.#order = { version: this.#version, entries, ids: new Map(entries.map((e, i) => [e.id, i])) };
+      const work = new Float64Array(entries.length);
+      let sum = 0;
+      entries.forEach((e, i) => (work[i] = sum += workUnits(e.job)));
+      this.#order = { version: this.#version, entries, ids: new Map(entries.map((e, i) => [e.id, i])), work };
     }
     return this.#order;
   }
