@@ -43,6 +43,8 @@ export interface CoreDeps {
   /** From commands/index.ts (injected by main, so the core does not import commands/). */
   readonly commands: readonly Command[];
   readonly buttons: ButtonHandlers;
+  /** Ask the engine for a preview every N steps. @default 1 */
+  readonly previewEvery?: number;
   /** How many queued jobs (from the front) get live position updates. @default 10 */
   readonly liveQueuedMessages?: number;
 }
@@ -94,6 +96,7 @@ export function createCore(deps: CoreDeps): Core {
     hub,
     log,
     etaOf: (id) => dispatcher.positionNow(id)?.etaMs,
+    ...(deps.previewEvery !== undefined && { previewEvery: deps.previewEvery }),
     onStarted: (job) => events.emit('jobStarted', job),
     onProgress: (job, step, total) => events.emit('jobProgress', job, step, total),
     onFinished: (job) => events.emit('jobFinished', job),

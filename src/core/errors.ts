@@ -60,7 +60,10 @@ export function asBotError(error: unknown): BotError {
     const userMessage =
       code === 'sd_engine_worker_crashed'
         ? 'The image engine crashed while working on this job and has restarted; press 🔄 to try again.'
-        : 'The image engine failed on this job. Try again, or change the parameters.';
+        : code === 'sd_engine_invalid_input'
+          ? // The engine's own check teaches the fix (e.g. a size or step count the model cannot take).
+            `The image engine refused these parameters: ${message}`
+          : 'The image engine failed on this job. Try again, or change the parameters.';
     return new BotError(ErrorCode.Engine, message, userMessage, {
       cause: error,
     });

@@ -1,7 +1,7 @@
 // Runs one job on the engine: marks it running, streams progress to its message, stores the images and the final
 // status (done exactly once: the status and the completion count are written in one record), or records why it
 // failed or who cancelled it.
-import type { Engine, GenerateOptions } from '../../engine/index.ts';
+import type { Engine, GenerateOptions, RgbImage } from '../../engine/index.ts';
 import { BotError, ErrorCode, asBotError } from './errors.ts';
 import { decodePng, encodePng, grid, signature } from './images.ts';
 import type { Logger } from './logger.ts';
@@ -24,6 +24,16 @@ export interface JobRunnerDeps {
   readonly previewEvery?: number;
 }
 
+interface Preview {
+  readonly image: RgbImage;
+  png?: Promise<Uint8Array>;
+}
+
+async function previewPng(preview: Preview, jobId: string): Promise<PngImage> {
+  preview.png ??= encodePng(preview.image);
+  return { png: await preview.png, width: preview.image.width, height: preview.image.height, filename: `preview-${jobId}.png` };
+}
+
 const isFinal = (status: JobStatus) => status === 'done' || status === 'failed' || status === 'cancelled';
 
 export function createJobRunner(deps: JobRunnerDeps) {
@@ -41,15 +51,19 @@ export function createJobRunner(deps: JobRunnerDeps) {
 
     try {
       const options = await generateOptions(job, signal);
+      // Views carry the latest preview forward, so a step without a new one does not blank the image; each
+      // preview is encoded once, and only if a view that shows it is delivered.
+      let latest: Preview | undefined;
       const result = await engine.generate({
         ...options,
         onProgress: ({ step, totalSteps, preview }) => {
           deps.onProgress?.(job, step, totalSteps);
+          if (preview) latest = { image: preview };
+          const shown = latest;
           hub.push(job, {
             final: false,
             ...(preview && { signature: signature(preview) }),
-            build: async () =>
-              runningView(job, step, totalSteps, deps.etaOf(job.id), preview && { png: await encodePng(preview), width: preview.width, height: preview.height, filename: `preview-${job.id}.png` }),
+            build: async () => runningView(job, step, totalSteps, deps.etaOf(job.id), shown && (await previewPng(shown, job.id))),
           });
         },
       });

@@ -91,6 +91,7 @@ export interface HarnessOptions {
   readonly engine?: FakeEngineOptions;
   readonly dataDir?: string;
   readonly minEditIntervalMs?: number;
+  readonly previewEvery?: number;
 }
 
 export async function harness(options: HarnessOptions = {}) {
@@ -105,6 +106,7 @@ export async function harness(options: HarnessOptions = {}) {
     log,
     commands,
     buttons: { handle: handleButton, isEphemeral: isEphemeralAction },
+    ...(options.previewEvery !== undefined && { previewEvery: options.previewEvery }),
   });
   const surface = new RecordingSurface('web', options.minEditIntervalMs ?? 0);
   core.bot.attachSurface(surface);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { EngineError } from '../../../engine/index.ts';
 import { decodePng } from '../../../src/core/images.ts';
 import { actor, harness } from '../../helpers/core-harness.ts';
 
@@ -159,6 +160,30 @@ test('/show, /queue and /help answer ephemerally with the job, position and flag
     const help = await h.command(ana, 'help');
     assert.match(help.lastText!, /--ar W:H/);
     assert.match(help.lastText!, /\/imagine:/);
+  } finally {
+    await h.close();
+  }
+});
+
+test('running views keep showing the latest preview between previews; engine input errors reach the user', async () => {
+  const h = await harness({
+    previewEvery: 3,
+    engine: { stepMs: 10, failWith: (o) => (o.prompt === 'refuse me' ? new EngineError('sd_engine_invalid_input', 'Expected `width` to be a multiple of 64, got `80`.') : undefined) },
+  });
+  try {
+    const { jobId } = await h.imagine(actor('ana'), 'a fox --steps 7');
+    await h.settle(jobId!);
+    const running = h.surface.messageOf(jobId!)!.views.filter((v) => v.state === 'running');
+    const steps = running.map((v) => (v.state === 'running' ? [v.step, v.preview !== undefined] : []));
+    // Previews come at steps 3 and 6; every later view shows the latest one.
+    assert.ok(steps.length >= 5, JSON.stringify(steps));
+    for (const [step, hasPreview] of steps) assert.equal(hasPreview, (step as number) >= 3, `step ${step}`);
+
+    const refused = await h.imagine(actor('ana'), 'refuse me');
+    await h.settle(refused.jobId!);
+    const last = h.surface.messageOf(refused.jobId!)!.views.at(-1)!;
+    assert.equal(last.state, 'failed');
+    assert.equal(last.status, 'Failed: The image engine refused these parameters: Expected `width` to be a multiple of 64, got `80`.');
   } finally {
     await h.close();
   }
