@@ -8,6 +8,8 @@ export interface BurstRequest {
   readonly interactions: number;
   readonly guilds: number;
   readonly busySteps: number;
+  /** `/help` interactions answered before the measurement. */
+  readonly warmUp: number;
 }
 
 export interface BurstResult {
@@ -43,6 +45,9 @@ port.on('message', (message: BurstRequest | { type: 'close' }) => {
   void (async () => {
     await fake.waitForReady();
     await until(() => fake.state.commands.has('global'), 'command registration', 30_000);
+    // Warm-up, not measured: a running bot has handled traffic before (JIT, the HTTP connection pool), so do a little.
+    const warm = Array.from({ length: message.warmUp }, (_, i) => fake.sendCommand('help', {}, { user: fake.user(`warm${i}`) }));
+    await until(() => warm.every((w) => fake.requests((r) => isCallback(r) && r.params.token === w.ctx.token && r.status !== undefined).length > 0), 'the warm-up', 30_000);
     // Keep the engine busy: one long job, running before the burst arrives.
     const busy = fake.sendCommand('imagine', { prompt: `engine is busy --steps ${message.busySteps}` }, { user: fake.user('busy') });
     await until(() => /Step \d+\//.test(text(busy.originalMessageId)), 'the busy job to run', 30_000);

@@ -234,6 +234,7 @@ export class FakeDiscord {
   // ---- HTTP ---------------------------------------------------------------------------------------------------
 
   async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrivedAt = this.clock.now(); // before the body is read: when "Discord" got the request
     const url = new URL(req.url ?? '/', 'http://x');
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -252,7 +253,7 @@ export class FakeDiscord {
     const match = this.#match(method, segments);
     const record: RecordedRequest = {
       seq: ++this.#seq,
-      at: this.clock.now(),
+      at: arrivedAt,
       method,
       path,
       route: match?.route.key,

@@ -12,7 +12,7 @@ export interface RecordedFile {
 
 export interface RecordedRequest {
   seq: number;
-  /** Fake-clock time the request arrived (ms). */
+  /** Fake-clock time the request arrived (ms), taken before its body was read. */
   at: number;
   method: string;
   /** Path below `/api/v10`, each segment decoded (`%40original` → `@original`). */
