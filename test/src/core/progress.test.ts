@@ -15,8 +15,9 @@ function recorder(minIntervalMs: number, sendMs = 0) {
   const throttle = new Throttle({
     minIntervalMs: () => minIntervalMs,
     send: async (u) => {
+      const at = performance.now() - t0;
       const view = await u.build();
-      sent.push({ label: view.status, at: performance.now() - t0 });
+      sent.push({ label: view.status, at });
       if (sendMs) await sleep(sendMs);
     },
   });
