@@ -85,8 +85,13 @@ export class SlackAdapter implements Adapter {
     app.error(async (error) => {
       o.log?.('error', 'Slack listener failed', { code: error.code, error: String(error) });
     });
+    // Attached before the first event can arrive; recovered jobs' updates flow from here on.
+    core.attachSurface(surface);
+    this.#surface = surface;
+    this.#core = core;
     if (this.mode === 'socket') {
       await app.start().catch(async (error: unknown) => {
+        core.detachSurface('slack');
         await app.stop().catch(() => {});
         throw new BotError(
           ErrorCode.Config,
@@ -96,14 +101,14 @@ export class SlackAdapter implements Adapter {
         );
       });
     } else {
-      const server = (await app.start({ port: o.port ?? 3001, host: o.host ?? '0.0.0.0' })) as Server;
+      const server = (await app.start({ port: o.port ?? 3001, host: o.host ?? '0.0.0.0' }).catch((error: unknown) => {
+        core.detachSurface('slack');
+        throw error;
+      })) as Server;
       const { port } = server.address() as AddressInfo;
       this.eventsUrl = `http://${o.host && o.host !== '0.0.0.0' ? o.host : '127.0.0.1'}:${port}/slack/events`;
     }
-    core.attachSurface(surface);
-    this.#surface = surface;
     this.#app = app;
-    this.#core = core;
   }
 
   async stop(): Promise<void> {
