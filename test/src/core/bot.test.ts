@@ -142,7 +142,7 @@ test('/show, /queue and /help answer ephemerally with the job, position and flag
   const h = await harness({ engine: { stepMs: 20 } });
   try {
     const ana = actor('ana');
-    const first = await h.imagine(ana, 'first --steps 3');
+    const first = await h.imagine(ana, 'first --steps 25');
     const second = await h.imagine(ana, 'second --steps 3');
     const queue = await h.command(ana, 'queue');
     assert.deepEqual(queue.calls, ['ack:ephemeral', 'ephemeral']);
@@ -152,7 +152,7 @@ test('/show, /queue and /help answer ephemerally with the job, position and flag
     const show = await h.command(actor('bob'), 'show', { job: first.jobId! });
     assert.equal(show.ephemerals[0].text, `Job \`${first.jobId}\``);
     assert.ok(show.ephemerals[0].image && show.ephemerals[0].buttons?.length === 2);
-    assert.match(show.ephemerals[0].fields!.find((f) => f.name === 'Parameters')!.value, /--steps 3/);
+    assert.match(show.ephemerals[0].fields!.find((f) => f.name === 'Parameters')!.value, /--steps 25/);
     const missing = await h.command(ana, 'show', { job: 'zzzzzz' });
     assert.match(missing.lastText!, /No job `zzzzzz` here/);
     const otherGuild = await h.command(actor('eve', 'g9'), 'show', { job: first.jobId! });

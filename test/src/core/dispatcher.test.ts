@@ -120,7 +120,7 @@ test('ETA: unknown until a job was measured, then the moving average times the w
   r.finish('a');
   await tick();
   const perUnit = d.msPerUnit!;
-  assert.ok(perUnit >= 3.5 && perUnit < 20, `${perUnit} ms per step`); // ~40 ms over 10 steps
+  assert.ok(perUnit >= 3.5 && perUnit < 100, `${perUnit} ms per step`); // ~40 ms over 10 steps (more on a busy machine)
   const c = (await d.position('c'))!;
   assert.equal(c.position, 1);
   // b is running (10 units, partly done); c is 20 units.
@@ -183,7 +183,7 @@ test('through the core: follow-ups (U/V/🔄) go before new prompts in a guild; 
     const done = h.surface.messageOf(first.jobId!)!.views.at(-1)!;
     assert.equal(done.state, 'done');
     if (done.state !== 'done') return;
-    const blocker = await h.imagine(ana, 'blocker --steps 20');
+    const blocker = await h.imagine(ana, 'blocker --steps 80');
     const p1 = await h.imagine(ana, 'plain one --steps 2');
     const p2 = await h.imagine(ana, 'plain two --steps 2');
     const up = await h.press(ana, done.buttons[0][0].id);

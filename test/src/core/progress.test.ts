@@ -50,25 +50,25 @@ test('the final state is always delivered, right away, after an edit in flight, 
   throttle.push(update('late running'));
   await throttle.done;
   assert.deepEqual(sent.map((s) => s.label), ['s1', 'done']);
-  assert.ok(sent[1].at < 200, 'the final state did not wait for the 1 s interval');
+  assert.ok(sent[1].at < 600, 'the final state did not wait for the 1 s interval');
   throttle.push(update('after'));
   await sleep(20);
   assert.equal(sent.length, 2);
 });
 
 test('a preview that barely changed is skipped unless the message has been quiet for a while', async () => {
-  const { throttle, sent, update } = recorder(20);
+  const { throttle, sent, update } = recorder(50);
   const a = signature(fakeImage(1, 32, 32));
   const nearlyA = a.map((v) => v + 0.5);
   const b = signature(fakeImage(2, 32, 32));
   throttle.push(update('a', false, a));
-  await sleep(30);
+  await sleep(60);
   throttle.push(update('nearly a', false, nearlyA));
-  await sleep(30);
+  await sleep(60);
   throttle.push(update('b', false, b));
-  await sleep(100); // > 4 intervals of quiet
+  await sleep(250); // > 4 intervals of quiet
   throttle.push(update('nearly b', false, b));
-  await sleep(30);
+  await sleep(60);
   assert.deepEqual(sent.map((s) => s.label), ['a', 'b', 'nearly b']);
   assert.equal(throttle.skipped, 1);
 });
