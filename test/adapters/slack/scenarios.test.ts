@@ -54,7 +54,8 @@ describe('Slack end to end (Socket Mode, real core and engine)', () => {
     const withPreview = grid.history.filter((v) => /Step \d+\/\d+/.test(v.text ?? '') && imageFileId(v.blocks));
     assert.ok(withPreview.length >= 1, `a preview was shown (${grid.history.map((v) => v.text).join(' | ')})`);
     const { width, height } = fileOf(w, grid);
-    assert.deepEqual([width, height], [128, 128], 'four 64×64 images in a grid');
+    const { width: w1, height: h1 } = engine.info;
+    assert.deepEqual([width, height], [2 * w1, 2 * h1], `four ${w1}×${h1} images in a grid`);
     assert.deepEqual(actionIds(grid.blocks), [
       [`ib:${id}:u1`, `ib:${id}:u2`, `ib:${id}:u3`, `ib:${id}:u4`, `ib:${id}:rr`],
       [`ib:${id}:v1`, `ib:${id}:v2`, `ib:${id}:v3`, `ib:${id}:v4`],
@@ -75,7 +76,7 @@ describe('Slack end to end (Socket Mode, real core and engine)', () => {
     const upscaleId = await press(w, grid, `ib:${gridId}:u2`);
     const upscaled = await finalMessage(w, CH, upscaleId);
     assert.match(statusOf(upscaled), /^Done in .*\(U2 of/);
-    assert.deepEqual([fileOf(w, upscaled).width, fileOf(w, upscaled).height], [128, 128], 'image 2 at twice its size');
+    assert.deepEqual([fileOf(w, upscaled).width, fileOf(w, upscaled).height], [2 * engine.info.width, 2 * engine.info.height], 'image 2 at twice its size');
     assert.deepEqual(actionIds(upscaled.blocks), [[`ib:${upscaleId}:vs`, `ib:${upscaleId}:vt`, `ib:${upscaleId}:up`, `ib:${upscaleId}:rr`]]);
 
     const variationId = await press(w, grid, `ib:${gridId}:v1`);

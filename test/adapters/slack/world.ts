@@ -14,8 +14,11 @@ import { slackRateLimits, type FakeSlackOptions } from '../../fakes/slack/fake-s
 import type { FakeMessage } from '../../fakes/slack/state.ts';
 import { startSlackHarness, type SlackHarness } from './harness.ts';
 
-/** The embedded model once it ships in models/, else the tiny fixture (plumbing, not pictures). */
-export const modelDir = resolve(import.meta.dirname, '../../fixtures/models/tiny-sd');
+/**
+ * The tiny fixture (plumbing, not pictures): its jobs take well under a second, which keeps these scenarios fast.
+ * `IMAGINE_TEST_MODEL_DIR` runs them on another model folder, e.g. the embedded one in models/.
+ */
+export const modelDir = process.env.IMAGINE_TEST_MODEL_DIR ?? resolve(import.meta.dirname, '../../fixtures/models/tiny-sd');
 
 export async function startEngine(): Promise<Engine> {
   return createEngine({ modelDir, intraOpNumThreads: 1 });
