@@ -3,10 +3,24 @@
 /** noise = uncond + g·(text − uncond), for a UNet batch laid out [uncond × n, text × n] (diffusers: uncond first). */
 export function combineGuidance(noisePred: Float32Array, guidanceScale: number): Float32Array {
   const half = noisePred.length / 2;
-  const out = new Float32Array(half);
-  for (let i = 0; i < half; i++) {
-    const uncond = noisePred[i];
-    out[i] = uncond + guidanceScale * (noisePred[half + i] - uncond);
+  return combineGuidanceInto(new Float32Array(half), noisePred, [{ from: 0, to: half, scale: guidanceScale }]);
+}
+
+/** A run of the guided output [from, to) that uses one guidance scale (one request of a batch). */
+export interface GuidanceSegment {
+  readonly from: number;
+  readonly to: number;
+  readonly scale: number;
+}
+
+/** combineGuidance into a reused buffer, with a guidance scale per segment (requests batched together). */
+export function combineGuidanceInto(out: Float32Array, noisePred: Float32Array, segments: readonly GuidanceSegment[]): Float32Array {
+  const half = out.length;
+  for (const { from, to, scale } of segments) {
+    for (let i = from; i < to; i++) {
+      const uncond = noisePred[i];
+      out[i] = uncond + scale * (noisePred[half + i] - uncond);
+    }
   }
   return out;
 }

@@ -4,6 +4,7 @@
 import { EngineError } from './errors.ts';
 import { float16ToFloat32, float32ToFloat16 } from './fp16.ts';
 import type { TorchGenerator } from './random.ts';
+import { HeldTensor } from './runtime.ts';
 import type { PlainTensor, Session, TensorType, ValueInfo } from './runtime.ts';
 
 /** An fp32 tensor on the JS side; fp16 conversion happens at the session boundary only. */
@@ -99,6 +100,20 @@ export class TextEncoder {
     return typeof d === 'number' && d > 0 ? d : undefined;
   }
 
+  /** Whether `encodeHeld` can leave the embeddings in GPU memory (webgpu, dynamic batch). */
+  get keepsOnDevice(): boolean {
+    return this.session.deviceOutputs.has(this.hidden.name) && staticBatch(this.ids) === undefined;
+  }
+
+  /** Like encode, but the embeddings stay in GPU memory as they come out of the model (caller disposes). */
+  async encodeHeld(rows: readonly (readonly number[])[]): Promise<HeldTensor> {
+    const flat = rows.flat();
+    const data = this.ids.type === 'int64' ? BigInt64Array.from(flat, (v) => BigInt(v)) : Int32Array.from(flat);
+    const out = await this.session.runHeld({ input_ids: { type: this.ids.type, data, dims: [rows.length, rows[0].length] } });
+    const hidden = out[this.hidden.name];
+    return hidden instanceof HeldTensor ? hidden : this.session.hold(hidden);
+  }
+
   /** Token ids (each row padded to the same length) → last_hidden_state [batch, length, hidden]. */
   async encode(rows: readonly (readonly number[])[]): Promise<Float32Tensor> {
     const length = rows[0].length;
@@ -115,8 +130,8 @@ export interface UnetInputs {
   /** [batch, C, h, w], already scaled by the scheduler. */
   readonly sample: Float32Tensor;
   readonly timestep: number;
-  /** [batch, length, hidden]. */
-  readonly encoderHiddenStates: Float32Tensor;
+  /** [batch, length, hidden]; a HeldTensor (already in the UNet's dtype) skips wrapping and upload every step. */
+  readonly encoderHiddenStates: Float32Tensor | HeldTensor;
   /** LCM guidance embedding [batch, dim]. */
   readonly timestepCond?: Float32Tensor;
 }
@@ -174,16 +189,41 @@ export class Unet {
     }
   }
 
+  // The embeddings are the same every step: wrap (and convert to fp16) once per tensor, not once per step.
+  readonly #heldHidden = new WeakMap<Float32Tensor, HeldTensor>();
+
+  /** Whether the export takes any batch size (so embeddings can be held whole across steps). */
+  get dynamicBatch(): boolean {
+    return staticBatch(this.sample) === undefined;
+  }
+
+  /** The embeddings wrapped once in the UNet's dtype, for every step of a generation. */
+  holdHidden(embeds: Float32Tensor): HeldTensor {
+    let held = this.#heldHidden.get(embeds);
+    if (!held) {
+      held = this.session.hold(toFeed(this.hidden, embeds.data, embeds.dims));
+      this.#heldHidden.set(embeds, held);
+    }
+    return held;
+  }
+
   async predict(inputs: UnetInputs): Promise<Float32Tensor> {
     const batch = inputs.sample.dims[0];
-    return inChunks(batch, staticBatch(this.sample), async (start, count) => {
-      const feeds: Record<string, PlainTensor> = {
+    const chunk = staticBatch(this.sample);
+    const hidden = inputs.encoderHiddenStates;
+    if (hidden instanceof HeldTensor && chunk !== undefined && chunk !== batch) {
+      throw new EngineError('sd_engine_inference', `${this.session.path} has a fixed batch of ${chunk}; held embeddings of batch ${batch} cannot be split.`);
+    }
+    return inChunks(batch, chunk, async (start, count) => {
+      const feeds: Record<string, PlainTensor | HeldTensor> = {
         sample: toFeed(this.sample, slice(inputs.sample.data, batch, start, count), [count, ...inputs.sample.dims.slice(1)]),
         timestep: this.timestepFeed(inputs.timestep, count),
-        encoder_hidden_states: toFeed(this.hidden, slice(inputs.encoderHiddenStates.data, batch, start, count), [
-          count,
-          ...inputs.encoderHiddenStates.dims.slice(1),
-        ]),
+        encoder_hidden_states:
+          hidden instanceof HeldTensor
+            ? hidden
+            : count === batch
+              ? this.holdHidden(hidden)
+              : toFeed(this.hidden, slice(hidden.data, batch, start, count), [count, ...hidden.dims.slice(1)]),
       };
       if (this.timestepCond) {
         if (!inputs.timestepCond) throw new EngineError('sd_engine_inference', `${this.session.path} needs \`timestep_cond\` (LCM guidance embedding).`);

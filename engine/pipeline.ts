@@ -3,7 +3,8 @@
 import { checkInputs } from './check-inputs.ts';
 import type { ResolvedInputs } from './check-inputs.ts';
 import { EngineError } from './errors.ts';
-import { combineGuidance, guidanceScaleEmbedding } from './guidance.ts';
+import { checkBatchable } from './batching.ts';
+import { combineGuidanceInto, guidanceScaleEmbedding } from './guidance.ts';
 import { resizeImage } from './image.ts';
 import { checkCompatibility, readModelFolder } from './model-folder.ts';
 import type { ModelFolder } from './model-folder.ts';
@@ -13,7 +14,7 @@ import { planarToRgb, rgbToPlanar } from './pixels.ts';
 import { LinearPreviewer, TaesdPreviewer } from './preview.ts';
 import type { Previewer } from './preview.ts';
 import { TorchGenerator } from './random.ts';
-import { createSession } from './runtime.ts';
+import { HeldTensor, createSession } from './runtime.ts';
 import type { Session, SessionOptions } from './runtime.ts';
 import { createScheduler } from './schedulers/index.ts';
 import type { Scheduler } from './schedulers/scheduler.ts';
@@ -95,106 +96,169 @@ export class StableDiffusionPipeline {
   }
 
   async generate(options: GenerateOptions): Promise<GenerateResult> {
+    const [outcome] = await this.generateBatch([options]);
+    if (outcome.status === 'rejected') throw outcome.reason;
+    return outcome.value;
+  }
+
+  /**
+   * Runs several requests as one UNet batch (throughput on GPUs): different prompts, negative prompts, seeds and
+   * image counts, but the same size, steps, scheduler and CFG mode (see `batchKey`). Each image keeps its own
+   * generator, so every result equals what `generate` gives for that request alone. Each request settles on its
+   * own: an invalid input, an abort or a throwing progress callback fails only that request.
+   */
+  async generateBatch(requests: readonly GenerateOptions[]): Promise<PromiseSettledResult<GenerateResult>[]> {
     const start = performance.now();
     const modelMsBefore = this.modelMs();
-    const { signal, onProgress } = options;
-    const warnings: string[] = [];
-
-    // 1. Check inputs
-    const input = checkInputs(options, this.folder);
-    if (input.image && !this.vaeEncoder) {
-      throw new EngineError('sd_engine_invalid_input', `This model (${this.folder.dir}) has no vae_encoder/model.onnx, so it cannot do img2img; leave out \`image\`.`);
+    const outcomes: PromiseSettledResult<GenerateResult>[] = new Array(requests.length);
+    const jobs: BatchJob[] = [];
+    let first = 0;
+    for (let r = 0; r < requests.length; r++) {
+      try {
+        // 1. Check inputs
+        const input = checkInputs(requests[r], this.folder);
+        if (input.image && !this.vaeEncoder) {
+          throw new EngineError('sd_engine_invalid_input', `This model (${this.folder.dir}) has no vae_encoder/model.onnx, so it cannot do img2img; leave out \`image\`.`);
+        }
+        throwIfAborted(requests[r].signal, 0, input.numInferenceSteps);
+        const seeds = Array.from({ length: input.numImagesPerPrompt }, (_, i) => (input.seed + i) % seedModulus);
+        jobs.push({ index: r, options: requests[r], input, seeds, first, warnings: [], error: undefined });
+        first += input.numImagesPerPrompt;
+      } catch (reason) {
+        outcomes[r] = { status: 'rejected', reason };
+      }
     }
-    throwIfAborted(signal, 0, input.numInferenceSteps);
-    const n = input.numImagesPerPrompt;
-    const seeds = Array.from({ length: n }, (_, i) => (input.seed + i) % seedModulus);
-    // Image i draws all its randomness from its own generator, so it is reproducible alone with seed + i.
-    const generators = seeds.map((s) => new TorchGenerator(s));
-    const doCfg = !this.folder.isLcm && input.guidanceScale > 1;
-    if (!doCfg && input.negativePrompt) {
-      warnings.push(`The negative prompt is ignored: ${this.folder.isLcm ? 'LCM models embed guidance' : `guidance ${input.guidanceScale} ≤ 1 runs no unconditional pass`}.`);
+    if (jobs.length > 0) {
+      checkBatchable(jobs.map((j) => j.input));
+      const images = await this.denoiseAndDecode(jobs);
+      const timings = { totalMs: performance.now() - start, modelMs: this.modelMs() - modelMsBefore };
+      for (const job of jobs) {
+        outcomes[job.index] = job.error
+          ? { status: 'rejected', reason: job.error }
+          : { status: 'fulfilled', value: { images: images.get(job)!, seeds: job.seeds, warnings: job.warnings, timings } };
+      }
+    }
+    return outcomes;
+  }
+
+  /** Steps 2–6 for compatible requests; a request that fails on the way gets `error` set and no images. */
+  private async denoiseAndDecode(jobs: BatchJob[]): Promise<Map<BatchJob, RgbImage[]>> {
+    const lead = jobs[0].input;
+    const n = jobs.reduce((sum, j) => sum + j.input.numImagesPerPrompt, 0);
+    // Image i draws all its randomness from its own generator, so it is reproducible alone with its seed.
+    const generators = jobs.flatMap((j) => j.seeds.map((s) => new TorchGenerator(s)));
+    const doCfg = !this.folder.isLcm && lead.guidanceScale > 1;
+    for (const job of jobs) {
+      if (!doCfg && job.input.negativePrompt) {
+        job.warnings.push(`The negative prompt is ignored: ${this.folder.isLcm ? 'LCM models embed guidance' : `guidance ${job.input.guidanceScale} ≤ 1 runs no unconditional pass`}.`);
+      }
     }
 
     // 2. Encode prompt (uncond first, as diffusers concatenates [negative, positive])
-    const promptEmbeds = await this.encodePrompt(input, doCfg, warnings);
+    const promptEmbeds = await this.encodePrompts(jobs, doCfg);
+    try {
+      // 3. Timesteps
+      const scheduler = createScheduler(this.folder.schedulerConfig, lead.scheduler);
+      scheduler.setTimesteps(lead.numInferenceSteps);
+      const timesteps = lead.image ? img2imgTimesteps(scheduler, lead.numInferenceSteps, lead.strength) : scheduler.timesteps;
 
-    // 3. Timesteps
-    const scheduler = createScheduler(this.folder.schedulerConfig, input.scheduler);
-    scheduler.setTimesteps(input.numInferenceSteps);
-    const timesteps = input.image ? img2imgTimesteps(scheduler, input.numInferenceSteps, input.strength) : scheduler.timesteps;
+      // 4. Latents
+      const latentDims = [n, this.latentChannels(), lead.height / this.folder.config.vaeScaleFactor, lead.width / this.folder.config.vaeScaleFactor];
+      let latents = lead.image
+        ? await this.img2imgLatents(lead, lead.image, latentDims, generators, scheduler, timesteps[0])
+        : txt2imgLatents(latentDims, generators, scheduler.initNoiseSigma);
 
-    // 4. Latents
-    const latentDims = [n, this.latentChannels(), input.height / this.folder.config.vaeScaleFactor, input.width / this.folder.config.vaeScaleFactor];
-    let latents = input.image
-      ? await this.img2imgLatents(input, input.image, latentDims, generators, scheduler, timesteps[0])
-      : txt2imgLatents(latentDims, generators, scheduler.initNoiseSigma);
-
-    // 5. Denoising loop
-    const timestepCond = this.unet.timestepCond ? this.guidanceEmbedding(input.guidanceScale, n) : undefined;
-    const unetBatch = doCfg ? 2 * n : n;
-    for (let i = 0; i < timesteps.length; i++) {
-      throwIfAborted(signal, i, timesteps.length);
-      const t = timesteps[i];
-      const scaled = scheduler.scaleModelInput(latents, t);
-      const sample = doCfg ? concat(scaled, scaled) : scaled;
-      const noisePred = await this.unet.predict({
-        sample: { data: sample, dims: [unetBatch, ...latentDims.slice(1)] },
-        timestep: t,
-        encoderHiddenStates: promptEmbeds,
-        timestepCond,
-      });
-      const guided = doCfg ? combineGuidance(noisePred.data, input.guidanceScale) : noisePred.data;
-      const out = scheduler.step(guided, t, latents, generators);
-      latents = out.prevSample;
-      if (onProgress) {
-        const wantPreview = input.previewEvery > 0 && ((i + 1) % input.previewEvery === 0 || i + 1 === timesteps.length);
-        const preview = wantPreview ? await this.previewer.preview({ data: out.predOriginalSample, dims: latentDims }) : undefined;
-        onProgress({ step: i + 1, totalSteps: timesteps.length, ...(preview ? { preview } : {}) });
+      // 5. Denoising loop. The CFG input and output buffers are reused every step.
+      const per = latents.length / n;
+      const timestepCond = this.unet.timestepCond ? this.guidanceEmbedding(jobs, n) : undefined;
+      const unetBatch = doCfg ? 2 * n : n;
+      const sampleDims = [unetBatch, ...latentDims.slice(1)];
+      const cfgSample = doCfg ? new Float32Array(2 * latents.length) : undefined;
+      const guided = doCfg ? new Float32Array(latents.length) : undefined;
+      const scales = doCfg ? jobs.map((j) => ({ from: j.first * per, to: (j.first + j.input.numImagesPerPrompt) * per, scale: j.input.guidanceScale })) : [];
+      const live = () => jobs.filter((j) => !j.error);
+      for (let i = 0; i < timesteps.length; i++) {
+        for (const job of live()) captureError(job, () => throwIfAborted(job.options.signal, i, timesteps.length));
+        if (live().length === 0) return new Map();
+        const t = timesteps[i];
+        const scaled = scheduler.scaleModelInput(latents, t);
+        let sample = scaled;
+        if (cfgSample) {
+          cfgSample.set(scaled);
+          cfgSample.set(scaled, scaled.length);
+          sample = cfgSample;
+        }
+        const noisePred = await this.unet.predict({ sample: { data: sample, dims: sampleDims }, timestep: t, encoderHiddenStates: promptEmbeds, timestepCond });
+        const modelOutput = guided ? combineGuidanceInto(guided, noisePred.data, scales) : noisePred.data;
+        const out = scheduler.step(modelOutput, t, latents, generators);
+        latents = out.prevSample;
+        for (const job of live()) {
+          const { onProgress } = job.options;
+          if (!onProgress) continue;
+          const every = job.input.previewEvery;
+          const wantPreview = every > 0 && ((i + 1) % every === 0 || i + 1 === timesteps.length);
+          // The preview shows the request's first image.
+          const preview = wantPreview
+            ? await this.previewer.preview({ data: out.predOriginalSample.subarray(job.first * per, (job.first + 1) * per), dims: [1, ...latentDims.slice(1)] })
+            : undefined;
+          captureError(job, () => onProgress({ step: i + 1, totalSteps: timesteps.length, ...(preview ? { preview } : {}) }));
+        }
       }
-    }
-    throwIfAborted(signal, timesteps.length, timesteps.length);
+      for (const job of live()) captureError(job, () => throwIfAborted(job.options.signal, timesteps.length, timesteps.length));
 
-    // 6. Decode
-    const images = await this.decode({ data: latents, dims: latentDims });
-    return {
-      images,
-      seeds,
-      warnings,
-      timings: { totalMs: performance.now() - start, modelMs: this.modelMs() - modelMsBefore },
-    };
+      // 6. Decode
+      const images = new Map<BatchJob, RgbImage[]>();
+      for (const job of live()) {
+        const count = job.input.numImagesPerPrompt;
+        const slice = latents.subarray(job.first * per, (job.first + count) * per);
+        try {
+          images.set(job, await this.decode({ data: slice, dims: [count, ...latentDims.slice(1)] }));
+        } catch (error) {
+          job.error = error;
+        }
+      }
+      return images;
+    } finally {
+      if (promptEmbeds instanceof HeldTensor) promptEmbeds.dispose();
+    }
   }
 
   private latentChannels(): number {
     return this.unet.latentChannels ?? this.folder.config.latentChannels ?? 4;
   }
 
-  private async encodePrompt(input: ResolvedInputs, doCfg: boolean, warnings: string[]): Promise<Float32Tensor> {
-    const prompt = this.tokenizer.encodeForModel(input.prompt);
-    if (prompt.truncated) {
-      warnings.push(`The prompt is longer than ${this.tokenizer.maxLength} tokens; this part was dropped: "${prompt.droppedText ?? ''}"`);
+  /** [uncond × n, text × n] for all images of all jobs, in job order (CPU array, or held in GPU memory on webgpu). */
+  private async encodePrompts(jobs: BatchJob[], doCfg: boolean): Promise<Float32Tensor | HeldTensor> {
+    const max = this.tokenizer.maxLength;
+    const encode = (job: BatchJob, text: string, what: string) => {
+      const encoded = this.tokenizer.encodeForModel(text);
+      if (encoded.truncated) job.warnings.push(`The ${what} is longer than ${max} tokens; this part was dropped: "${encoded.droppedText ?? ''}"`);
+      return encoded.inputIds;
+    };
+    const prompts = jobs.map((j) => encode(j, j.input.prompt, 'prompt'));
+    const negatives = doCfg ? jobs.map((j) => encode(j, j.input.negativePrompt, 'negative prompt')) : [];
+    const perImage = (rows: number[][]) => jobs.flatMap((j, r) => Array.from({ length: j.input.numImagesPerPrompt }, () => rows[r]));
+    if (this.textEncoder.keepsOnDevice && this.unet.dynamicBatch && this.textEncoder.hidden.type === this.unet.hidden.type) {
+      // Encode one row per image so the result is the UNet's input as is and never leaves the GPU.
+      return this.textEncoder.encodeHeld([...(doCfg ? perImage(negatives) : []), ...perImage(prompts)]);
     }
-    const rows = [prompt.inputIds];
-    if (doCfg) {
-      const negative = this.tokenizer.encodeForModel(input.negativePrompt);
-      if (negative.truncated) warnings.push(`The negative prompt is longer than ${this.tokenizer.maxLength} tokens; this part was dropped: "${negative.droppedText ?? ''}"`);
-      rows.unshift(negative.inputIds);
-    }
-    const embeds = await this.textEncoder.encode(rows);
+    const unique = [...negatives, ...prompts];
+    const embeds = await this.textEncoder.encode(unique);
     // Repeat each row once per image: [uncond × n, text × n].
-    const [count, length, hidden] = embeds.dims;
-    const per = length * hidden;
-    const n = input.numImagesPerPrompt;
-    const data = new Float32Array(count * n * per);
-    for (let r = 0; r < count; r++) {
-      const row = embeds.data.subarray(r * per, (r + 1) * per);
-      for (let i = 0; i < n; i++) data.set(row, (r * n + i) * per);
-    }
-    return { data, dims: [count * n, length, hidden] };
+    const [, length, hidden] = embeds.dims;
+    const rowSize = length * hidden;
+    const rows = [...(doCfg ? perImage(negatives.map((_, r) => [r])) : []), ...perImage(prompts.map((_, r) => [negatives.length + r]))];
+    const data = new Float32Array(rows.length * rowSize);
+    rows.forEach(([r], i) => data.set(embeds.data.subarray(r * rowSize, (r + 1) * rowSize), i * rowSize));
+    return { data, dims: [rows.length, length, hidden] };
   }
 
-  private guidanceEmbedding(guidanceScale: number, batch: number): Float32Tensor {
+  /** LCM's guidance embedding, one row per image with its request's guidance scale. */
+  private guidanceEmbedding(jobs: readonly BatchJob[], batch: number): Float32Tensor {
     const dim = this.unet.timestepCondDim ?? this.folder.config.timeCondProjDim ?? 256;
-    return { data: guidanceScaleEmbedding(guidanceScale, dim, batch), dims: [batch, dim] };
+    const data = new Float32Array(batch * dim);
+    for (const job of jobs) data.set(guidanceScaleEmbedding(job.input.guidanceScale, dim, job.input.numImagesPerPrompt), job.first * dim);
+    return { data, dims: [batch, dim] };
   }
 
   private async img2imgLatents(
@@ -255,9 +319,21 @@ function txt2imgLatents(dims: readonly number[], generators: readonly TorchGener
   return latents;
 }
 
-function concat(a: Float32Array, b: Float32Array): Float32Array {
-  const out = new Float32Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
+interface BatchJob {
+  readonly index: number;
+  readonly options: GenerateOptions;
+  readonly input: ResolvedInputs;
+  readonly seeds: number[];
+  /** Index of the job's first image in the batch. */
+  readonly first: number;
+  readonly warnings: string[];
+  error: unknown;
+}
+
+function captureError(job: BatchJob, f: () => void): void {
+  try {
+    f();
+  } catch (error) {
+    job.error = error;
+  }
 }

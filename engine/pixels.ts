@@ -22,9 +22,14 @@ export function planarToRgb(pixels: Float32Array, height: number, width: number,
   const clamped = new Uint8ClampedArray(data.buffer);
   const scale = 255 / (hi - lo);
   const shift = -lo * scale;
-  for (let c = 0; c < 3; c++) {
-    const base = offset + c * plane;
-    for (let p = 0, o = c; p < plane; p++, o += 3) clamped[o] = pixels[base + p] * scale + shift;
+  // One pass writing whole pixels (sequential stores) beats one pass per channel.
+  const r = offset;
+  const g = offset + plane;
+  const b = offset + 2 * plane;
+  for (let p = 0, o = 0; p < plane; p++, o += 3) {
+    clamped[o] = pixels[r + p] * scale + shift;
+    clamped[o + 1] = pixels[g + p] * scale + shift;
+    clamped[o + 2] = pixels[b + p] * scale + shift;
   }
   return { width, height, data };
 }

@@ -31,9 +31,51 @@ export interface SessionOptions {
   readonly deviceId?: number;
   readonly fallbackToCpu?: boolean;
   readonly intraOpNumThreads?: number;
+  /**
+   * Outputs to leave in GPU memory on `webgpu` (onnxruntime's `preferredOutputLocation: 'gpu-buffer'`); `runHeld`
+   * returns them as HeldTensors that feed other sessions without a round trip. Ignored on other devices: Node has
+   * no CUDA-memory tensors.
+   */
+  readonly deviceOutputs?: readonly string[];
+  /** Called once when `fallbackToCpu` replaced the requested provider, with the reason. */
+  readonly onFallback?: (message: string) => void;
 }
 
-export type Feeds = Record<string, PlainTensor>;
+const heldTag = Symbol('held tensor');
+
+/**
+ * A tensor already wrapped for onnxruntime, fed to many runs without re-wrapping (or re-converting to fp16); on
+ * `webgpu` it may live in GPU memory (location 'gpu-buffer'). Dispose it when done.
+ */
+export class HeldTensor {
+  /** @internal */
+  readonly [heldTag]: ort.Tensor;
+  constructor(tensor: ort.Tensor) {
+    this[heldTag] = tensor;
+  }
+  get type(): TensorType {
+    return this[heldTag].type as TensorType;
+  }
+  get dims(): readonly number[] {
+    return this[heldTag].dims;
+  }
+  get location(): 'cpu' | 'gpu-buffer' {
+    return this[heldTag].location === 'gpu-buffer' ? 'gpu-buffer' : 'cpu';
+  }
+  /** Copies the values to the CPU (a download for GPU tensors). */
+  async read(): Promise<PlainTensor> {
+    const t = this[heldTag];
+    const data = (t.location === 'gpu-buffer' ? await t.getData() : t.data) as TensorData;
+    return { type: this.type, data, dims: t.dims };
+  }
+  /** Frees GPU memory; a no-op for CPU tensors. */
+  dispose(): void {
+    if (this[heldTag].location === 'gpu-buffer') this[heldTag].dispose();
+  }
+}
+
+export type Feed = PlainTensor | HeldTensor;
+export type Feeds = Record<string, Feed>;
 
 /** Called with every run's feeds and its duration; the benchmark uses it to replay the same calls bare. */
 export type RunObserver = (session: Session, feeds: Feeds, ms: number) => void;
@@ -93,13 +135,19 @@ export class Session {
   runMs = 0;
   observer: RunObserver | undefined;
 
+  /** Outputs that `runHeld` leaves in GPU memory (webgpu only). */
+  readonly deviceOutputs: ReadonlySet<string>;
+
   constructor(
     readonly path: string,
     readonly device: Device,
     private readonly session: InferenceSession,
     readonly inputs: readonly ValueInfo[],
     readonly outputs: readonly ValueInfo[],
-  ) {}
+    deviceOutputs: readonly string[] = [],
+  ) {
+    this.deviceOutputs = new Set(deviceOutputs);
+  }
 
   input(name: string): ValueInfo | undefined {
     return this.inputs.find((i) => i.name === name);
@@ -109,7 +157,21 @@ export class Session {
     return this.outputs.find((o) => o.name === name);
   }
 
+  /** Runs the model; every output comes back to the CPU as a plain typed array. */
   async run(feeds: Feeds): Promise<Record<string, PlainTensor>> {
+    const held = await this.runHeld(feeds);
+    const out: Record<string, PlainTensor> = {};
+    for (const [name, value] of Object.entries(held)) {
+      if (value instanceof HeldTensor) {
+        out[name] = await value.read();
+        value.dispose();
+      } else out[name] = value;
+    }
+    return out;
+  }
+
+  /** Runs the model; outputs named in `deviceOutputs` stay in GPU memory as HeldTensors (the caller disposes them). */
+  async runHeld(feeds: Feeds): Promise<Record<string, PlainTensor | HeldTensor>> {
     const start = performance.now();
     const out = await this.runBare(feeds);
     const ms = performance.now() - start;
@@ -118,10 +180,15 @@ export class Session {
     return out;
   }
 
+  /** Wraps a tensor once for many runs (e.g. the text embeddings fed to every UNet step). */
+  hold(t: PlainTensor): HeldTensor {
+    return new HeldTensor(new ort.Tensor(t.type, t.data, t.dims));
+  }
+
   /** Wraps feeds as onnxruntime tensors once, so `timeBareRun` can time session.run alone. */
   prepare(feeds: Feeds): PreparedFeeds {
     const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = t instanceof HeldTensor ? t[heldTag] : new ort.Tensor(t.type, t.data, t.dims);
     return { [preparedTag]: ortFeeds };
   }
 
@@ -132,7 +199,7 @@ export class Session {
     return performance.now() - start;
   }
 
-  private async runBare(feeds: Feeds): Promise<Record<string, PlainTensor>> {
+  private async runBare(feeds: Feeds): Promise<Record<string, PlainTensor | HeldTensor>> {
     const ortFeeds = this.prepare(feeds)[preparedTag];
     let results: InferenceSession.ReturnType;
     try {
@@ -143,9 +210,9 @@ export class Session {
         file: this.path,
       });
     }
-    const out: Record<string, PlainTensor> = {};
+    const out: Record<string, PlainTensor | HeldTensor> = {};
     for (const [name, value] of Object.entries(results)) {
-      out[name] = { type: value.type as TensorType, data: value.data as TensorData, dims: value.dims };
+      out[name] = value.location === 'gpu-buffer' ? new HeldTensor(value) : { type: value.type as TensorType, data: value.data as TensorData, dims: value.dims };
     }
     return out;
   }
@@ -204,9 +271,11 @@ function toValueInfo(m: InferenceSession.ValueMetadata): ValueInfo {
 async function openSession(path: string, device: Device, options: SessionOptions): Promise<Session> {
   const reason = providerUnavailableReason(device);
   if (reason) throw new EngineError('sd_engine_provider', reason, { file: path });
+  const deviceOutputs = device === 'webgpu' ? (options.deviceOutputs ?? []) : [];
   const sessionOptions: InferenceSession.SessionOptions = {
     executionProviders: executionProviders[device](options.deviceId ?? 0),
     graphOptimizationLevel: 'all',
+    ...(deviceOutputs.length > 0 ? { preferredOutputLocation: Object.fromEntries(deviceOutputs.map((n) => [n, 'gpu-buffer' as const])) } : {}),
     // Errors are turned into EngineErrors below; ORT's own log would repeat them on stderr.
     logSeverityLevel: 4,
     ...(options.intraOpNumThreads ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
@@ -218,7 +287,7 @@ async function openSession(path: string, device: Device, options: SessionOptions
   } catch (cause) {
     throw loadError(path, device, cause);
   }
-  return new Session(path, device, session, session.inputMetadata.map(toValueInfo), session.outputMetadata.map(toValueInfo));
+  return new Session(path, device, session, session.inputMetadata.map(toValueInfo), session.outputMetadata.map(toValueInfo), deviceOutputs);
 }
 
 /**
@@ -235,6 +304,7 @@ export async function createSession(path: string, options: SessionOptions = {}):
     return await openSession(path, device, options);
   } catch (error) {
     if (device !== 'cpu' && options.fallbackToCpu && error instanceof EngineError && error.code === 'sd_engine_provider') {
+      options.onFallback?.(`Running ${path} on the CPU instead of \`${device}\` (fallbackToCpu is set): ${error.message}`);
       return openSession(path, 'cpu', options);
     }
     throw error;

@@ -453,3 +453,28 @@ export class SigmaCursor {
 export function npTrainTimesteps(numTrain: number): number[] {
   return Array.from({ length: numTrain }, (_, i) => numTrain - 1 - i);
 }
+
+/**
+ * Reused step outputs, so a step allocates nothing. Two sets alternate: the arrays a step returns stay valid
+ * through the next step (which reads its prevSample as input) and are overwritten by the one after. Callers that
+ * keep an output longer copy it (the pipeline keeps only the final latents, after the last step).
+ */
+export class StepBuffers {
+  readonly #sets: Float32Array[][] = [[], []];
+  readonly #scratch: Float32Array[] = [];
+  #flip = 0;
+
+  /** `count` arrays of length n from the next set (reallocated when the batch size changes). */
+  next(n: number, count: number): Float32Array[] {
+    this.#flip ^= 1;
+    const set = this.#sets[this.#flip];
+    for (let i = 0; i < count; i++) if (set[i]?.length !== n) set[i] = new Float32Array(n);
+    return set;
+  }
+
+  /** Scratch array number `slot` of length n, never one of the returned outputs. */
+  scratch(slot: number, n: number): Float32Array {
+    if (this.#scratch[slot]?.length !== n) this.#scratch[slot] = new Float32Array(n);
+    return this.#scratch[slot];
+  }
+}

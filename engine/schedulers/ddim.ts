@@ -14,6 +14,7 @@ import {
   spacedTimesteps,
   thresholdSample,
   trainingSchedule,
+  StepBuffers,
 } from './common.ts';
 import type { PredictionType, TimestepSpacing, TrainingSchedule } from './common.ts';
 import type { Scheduler, SchedulerConfigJson, SchedulerOutput } from './scheduler.ts';
@@ -81,6 +82,8 @@ export class DDIMScheduler implements Scheduler {
     return f32(f32(f32(1 - alphaPrev) / f32(1 - alphaProd)) * f32(1 - f32(alphaProd / alphaPrev)));
   }
 
+  readonly #buffers = new StepBuffers();
+
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, generators?: readonly TorchGenerator[]): SchedulerOutput {
     if (this.numInferenceSteps === undefined) throw schedulerError('DDIMScheduler.step needs setTimesteps(numInferenceSteps) first');
     checkSameLength(modelOutput, sample, 'modelOutput and sample');
@@ -89,12 +92,12 @@ export class DDIMScheduler implements Scheduler {
     const alphaPrev = this.#alphaPrev(prevTimestep);
     const n = sample.length;
 
-    const x0 = new Float32Array(n);
+    const [x0, prev] = this.#buffers.next(n, 2);
     predictX0(this.predictionType, modelOutput, sample, alphaProd, x0);
     const sqrtA = f32(Math.sqrt(alphaProd));
     const sqrtB = f32(Math.sqrt(f32(1 - alphaProd)));
     // ε is taken from the unclipped x0, as diffusers does without use_clipped_model_output.
-    const eps = new Float32Array(n);
+    const eps = this.#buffers.scratch(0, n);
     if (this.predictionType === 'epsilon') eps.set(modelOutput);
     else if (this.predictionType === 'v_prediction') for (let i = 0; i < n; i++) eps[i] = sqrtA * modelOutput[i] + sqrtB * sample[i];
     else for (let i = 0; i < n; i++) eps[i] = (sample[i] - sqrtA * x0[i]) / sqrtB;
@@ -108,7 +111,6 @@ export class DDIMScheduler implements Scheduler {
     const stdDev = f32(this.eta * f32(Math.sqrt(this.getVariance(timestep, prevTimestep))));
     const dirCoeff = f32(Math.sqrt(f32(f32(1 - alphaPrev) - f32(stdDev * stdDev))));
     const x0Coeff = f32(Math.sqrt(alphaPrev));
-    const prev = new Float32Array(n);
     for (let i = 0; i < n; i++) prev[i] = x0Coeff * x0[i] + dirCoeff * eps[i];
     if (this.eta > 0) {
       const noise = batchNoise(n, generators);

@@ -14,6 +14,7 @@ import {
   spacedTimesteps,
   trainingSchedule,
   trainingSigmas,
+  StepBuffers,
 } from './common.ts';
 import type { TimestepSpacing, TrainingSchedule } from './common.ts';
 import type { Scheduler, SchedulerConfigJson, SchedulerOutput } from './scheduler.ts';
@@ -77,6 +78,8 @@ export class EulerAncestralDiscreteScheduler implements Scheduler {
     return this.#cursor.scale(sample, timestep);
   }
 
+  readonly #buffers = new StepBuffers();
+
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, generators?: readonly TorchGenerator[]): SchedulerOutput {
     checkSameLength(modelOutput, sample, 'modelOutput and sample');
     const index = this.#cursor.current(timestep);
@@ -88,7 +91,7 @@ export class EulerAncestralDiscreteScheduler implements Scheduler {
     const sigmaDown = f32(Math.sqrt(f32(to2 - f32(sigmaUp * sigmaUp))));
     const dt = f32(sigmaDown - sigmaFrom);
     const n = sample.length;
-    const x0 = new Float32Array(n);
+    const [x0, prev] = this.#buffers.next(n, 2);
     if (this.predictionType === 'epsilon') {
       for (let i = 0; i < n; i++) x0[i] = sample[i] - sigmaFrom * modelOutput[i];
     } else {
@@ -97,7 +100,6 @@ export class EulerAncestralDiscreteScheduler implements Scheduler {
       for (let i = 0; i < n; i++) x0[i] = f32(modelOutput[i] * a) + f32(sample[i] / s2);
     }
     const noise = batchNoise(n, generators);
-    const prev = new Float32Array(n);
     for (let i = 0; i < n; i++) prev[i] = sample[i] + ((sample[i] - x0[i]) / sigmaFrom) * dt + noise[i] * sigmaUp;
     this.#cursor.advance();
     return { prevSample: prev, predOriginalSample: x0 };

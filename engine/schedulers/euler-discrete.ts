@@ -18,6 +18,7 @@ import {
   torchLinspaceF32,
   trainingSchedule,
   trainingSigmas,
+  StepBuffers,
 } from './common.ts';
 import type { TimestepSpacing, TrainingSchedule } from './common.ts';
 import type { Scheduler, SchedulerConfigJson, SchedulerOutput } from './scheduler.ts';
@@ -119,14 +120,15 @@ export class EulerDiscreteScheduler implements Scheduler {
     return this.#cursor.scale(sample, timestep);
   }
 
+  readonly #buffers = new StepBuffers();
+
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, _generators?: readonly TorchGenerator[]): SchedulerOutput {
     checkSameLength(modelOutput, sample, 'modelOutput and sample');
     const index = this.#cursor.current(timestep);
     const sigma = this.sigmas[index];
     const dt = f32(this.sigmas[index + 1] - sigma);
     const n = sample.length;
-    const x0 = new Float32Array(n);
-    const prev = new Float32Array(n);
+    const [x0, prev] = this.#buffers.next(n, 2);
     if (this.predictionType === 'epsilon') {
       for (let i = 0; i < n; i++) x0[i] = sample[i] - sigma * modelOutput[i];
     } else if (this.predictionType === 'v_prediction') {

@@ -15,6 +15,7 @@ import {
   schedulerError,
   thresholdSample,
   trainingSchedule,
+  StepBuffers,
 } from './common.ts';
 import type { PredictionType, TrainingSchedule } from './common.ts';
 import type { Scheduler, SchedulerConfigJson, SchedulerOutput } from './scheduler.ts';
@@ -97,6 +98,8 @@ export class LCMScheduler implements Scheduler {
     return sample;
   }
 
+  readonly #buffers = new StepBuffers();
+
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, generators?: readonly TorchGenerator[]): SchedulerOutput {
     checkSameLength(modelOutput, sample, 'modelOutput and sample');
     const index = this.#cursor.current(timestep);
@@ -111,25 +114,23 @@ export class LCMScheduler implements Scheduler {
     const cOut = f32(scaled / f32(Math.sqrt(s2)));
 
     const n = sample.length;
-    const x0 = new Float32Array(n);
+    const x0 = this.#buffers.scratch(0, n);
+    const [denoised, prev] = this.#buffers.next(n, 2);
     predictX0(this.predictionType, modelOutput, sample, alphaProd, x0);
     if (this.thresholding) thresholdSample(x0, this.batchSize, this.dynamicThresholdingRatio, this.sampleMaxValue);
     else if (this.clipSample) {
       const c = this.clipSampleRange;
       for (let i = 0; i < n; i++) x0[i] = Math.min(Math.max(x0[i], -c), c);
     }
-    const denoised = new Float32Array(n);
     for (let i = 0; i < n; i++) denoised[i] = f32(cOut * x0[i]) + f32(cSkip * sample[i]);
 
     // A copy on the last step too, so callers may keep the preview while reusing the sample.
-    let prev: Float32Array;
     if (index !== this.numInferenceSteps! - 1) {
       const noise = batchNoise(n, generators);
       const a = f32(Math.sqrt(alphaPrev));
       const b = f32(Math.sqrt(f32(1 - alphaPrev)));
-      prev = new Float32Array(n);
       for (let i = 0; i < n; i++) prev[i] = a * denoised[i] + b * noise[i];
-    } else prev = Float32Array.from(denoised);
+    } else prev.set(denoised);
     this.#cursor.advance();
     return { prevSample: prev, predOriginalSample: denoised };
   }

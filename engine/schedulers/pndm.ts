@@ -14,6 +14,7 @@ import {
   roundHalfEven,
   schedulerError,
   trainingSchedule,
+  StepBuffers,
 } from './common.ts';
 import type { TimestepSpacing, TrainingSchedule } from './common.ts';
 import type { Scheduler, SchedulerConfigJson, SchedulerOutput } from './scheduler.ts';
@@ -38,6 +39,10 @@ export class PNDMScheduler implements Scheduler {
   #ets: Float32Array[] = [];
   #curSample: Float32Array | undefined;
   #curModelOutput: Float32Array | undefined;
+  // ε history and the saved sample reuse their arrays: PLMS keeps four ε, and a step would otherwise copy
+  // the whole batch several times.
+  #spare: Float32Array[] = [];
+  readonly #buffers = new StepBuffers();
 
   constructor(config: SchedulerConfigJson = {}) {
     const r = new ConfigReader(config, 'PNDMScheduler');
@@ -76,6 +81,7 @@ export class PNDMScheduler implements Scheduler {
     }
     this.timesteps = [...this.prkTimesteps, ...this.plmsTimesteps];
     this.#counter = 0;
+    this.#spare.push(...this.#ets);
     this.#ets = [];
     this.#curSample = undefined;
     this.#curModelOutput = undefined;
@@ -111,12 +117,12 @@ export class PNDMScheduler implements Scheduler {
     const acc = (this.#curModelOutput ??= new Float32Array(n));
     if (stage === 0) {
       for (let i = 0; i < n; i++) acc[i] += (1 / 6) * modelOutput[i];
-      this.#ets.push(Float32Array.from(modelOutput));
-      this.#curSample = Float32Array.from(sample);
+      this.#ets.push(this.#copy(modelOutput));
+      this.#curSample = this.#copyTo(this.#buffers.scratch(0, n), sample);
     } else if (stage === 1 || stage === 2) {
       for (let i = 0; i < n; i++) acc[i] += (1 / 3) * modelOutput[i];
     } else {
-      eps = new Float32Array(n);
+      eps = this.#buffers.scratch(1, n);
       for (let i = 0; i < n; i++) eps[i] = acc[i] + (1 / 6) * modelOutput[i];
       this.#curModelOutput = undefined;
     }
@@ -135,8 +141,8 @@ export class PNDMScheduler implements Scheduler {
     let t = timestep;
     let prevTimestep = timestep - stepRatio;
     if (this.#counter !== 1) {
-      this.#ets = this.#ets.slice(-3);
-      this.#ets.push(Float32Array.from(modelOutput));
+      while (this.#ets.length > 3) this.#spare.push(this.#ets.shift()!);
+      this.#ets.push(this.#copy(modelOutput));
     } else {
       prevTimestep = timestep;
       t = timestep + stepRatio;
@@ -147,23 +153,23 @@ export class PNDMScheduler implements Scheduler {
     let x = sample;
     if (k === 1 && this.#counter === 0) {
       eps = modelOutput;
-      this.#curSample = Float32Array.from(sample);
+      this.#curSample = this.#copyTo(this.#buffers.scratch(0, n), sample);
     } else if (k === 1 && this.#counter === 1) {
-      eps = new Float32Array(n);
+      eps = this.#buffers.scratch(1, n);
       const last = e[0];
       for (let i = 0; i < n; i++) eps[i] = (modelOutput[i] + last[i]) / 2;
       x = this.#curSample!;
       this.#curSample = undefined;
     } else if (k === 2) {
-      eps = new Float32Array(n);
+      eps = this.#buffers.scratch(1, n);
       const [a, b] = [e[1], e[0]];
       for (let i = 0; i < n; i++) eps[i] = (3 * a[i] - b[i]) / 2;
     } else if (k === 3) {
-      eps = new Float32Array(n);
+      eps = this.#buffers.scratch(1, n);
       const [a, b, c] = [e[2], e[1], e[0]];
       for (let i = 0; i < n; i++) eps[i] = (23 * a[i] - 16 * b[i] + 5 * c[i]) / 12;
     } else {
-      eps = new Float32Array(n);
+      eps = this.#buffers.scratch(1, n);
       const [a, b, c, d] = [e[3], e[2], e[1], e[0]];
       for (let i = 0; i < n; i++) eps[i] = (1 / 24) * (55 * a[i] - 59 * b[i] + 37 * c[i] - 9 * d[i]);
     }
@@ -182,19 +188,30 @@ export class PNDMScheduler implements Scheduler {
     const sqrtB = f32(Math.sqrt(betaProd));
     let eps = modelOutput;
     if (this.predictionType === 'v_prediction') {
-      eps = new Float32Array(n);
+      eps = this.#buffers.scratch(2, n);
       for (let i = 0; i < n; i++) eps[i] = sqrtA * modelOutput[i] + sqrtB * sample[i];
     }
     const sampleCoeff = f32(Math.sqrt(f32(alphaPrev / alphaProd)));
     const denom = f32(f32(alphaProd * f32(Math.sqrt(betaPrev))) + f32(Math.sqrt(f32(f32(alphaProd * betaProd) * alphaPrev))));
     const diff = f32(alphaPrev - alphaProd);
-    const prev = new Float32Array(n);
-    const x0 = new Float32Array(n);
+    const [prev, x0] = this.#buffers.next(n, 2);
     for (let i = 0; i < n; i++) {
       prev[i] = f32(sampleCoeff * sample[i]) - f32(diff * eps[i]) / denom;
       x0[i] = (sample[i] - sqrtB * eps[i]) / sqrtA;
     }
     return { prevSample: prev, predOriginalSample: x0 };
+  }
+
+  #copy(src: Float32Array): Float32Array {
+    let buf = this.#spare.pop();
+    if (buf?.length !== src.length) buf = new Float32Array(src.length);
+    buf.set(src);
+    return buf;
+  }
+
+  #copyTo(target: Float32Array, src: Float32Array): Float32Array {
+    target.set(src);
+    return target;
   }
 
   addNoise(originalSamples: Float32Array, noise: Float32Array, timestep: number): Float32Array {
