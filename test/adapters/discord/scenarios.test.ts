@@ -163,7 +163,7 @@ test('three users in two guilds queue at once: fair order across guilds and the 
   assert.ok(positions[3] <= 2, `carol's position ${positions[3]} (positions ${positions})`);
 
   await Promise.all(jobs.map((j) => isDone(j.messageId)));
-  const started = jobs.map((j) => editsOf(j.messageId).find((r) => /Step \d/.test((r.body as { content: string }).content))!.at);
+  const started = await Promise.all(jobs.map(async (j) => (await bot.core.store.getJob(j.jobId))!.startedAt!));
   const startOrder = jobs.map((_, n) => n).sort((a, b) => started[a] - started[b]);
   assert.deepEqual(startOrder.map((n) => positions[n]), [1, 2, 3, 4], 'jobs started in the order their positions said');
 });
