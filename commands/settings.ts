@@ -1,6 +1,6 @@
 // /settings: your own defaults for /imagine, or (admins) the guild's defaults and banned words.
 // With no option it shows the current settings.
-import { BotError, ErrorCode, ValidationError } from '../src/core/errors.ts';
+import { BotError, ErrorCode, ValidationError, expected } from '../src/core/errors.ts';
 import type { Command, GenerationDefaults, GuildSettings, OptionValue } from '../src/core/types.ts';
 import { MAX_GUIDANCE, MAX_IMAGES, parseFlagValue, samplerNames } from './flags.ts';
 
@@ -37,8 +37,13 @@ export function applySettings(
       next.bannedWords = words.length === 1 && words[0] === '-' ? [] : words;
       continue;
     }
+    if (name === 'role_boost') {
+      if (scope !== 'guild') throw new ValidationError('role_boost', 'Role boosts are a guild setting: use `scope: guild` (admins only)');
+      next.roleBoosts = parseRoleBoosts(String(value));
+      continue;
+    }
     if (!Object.hasOwn(settable, name)) {
-      throw new ValidationError(name, `Unknown setting \`${name}\`. Settings are: ${Object.keys(settable).join(', ')}, banned_words, reset`);
+      throw new ValidationError(name, `Unknown setting \`${name}\`. Settings are: ${Object.keys(settable).join(', ')}, banned_words, role_boost, reset`);
     }
     const key = settable[name as keyof typeof settable];
     const text = String(value).trim();
@@ -46,6 +51,23 @@ export function applySettings(
     next[key] = text === '-' ? undefined : parseFlagValue(key, text, bounds);
   }
   return Object.fromEntries(Object.entries(next).filter(([, v]) => v !== undefined)) as GuildSettings;
+}
+
+const MAX_BOOST = 10;
+
+/** `123=2, 456=1` → { '123': 2, '456': 1 }; `-` clears. Boosts are integers from 0 to 10. */
+export function parseRoleBoosts(text: string): Record<string, number> {
+  const trimmed = text.trim();
+  if (trimmed === '-') return {};
+  const what = `a comma-separated list of role=boost pairs with boosts from 0 to ${MAX_BOOST}, e.g. \`123456789=2\``;
+  const out: Record<string, number> = {};
+  for (const pair of trimmed.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^<?@?&?([\w-]{1,40})>?\s*=\s*(\d{1,2})$/.exec(pair);
+    if (!m || Number(m[2]) > MAX_BOOST) throw new ValidationError('role_boost', expected('role_boost', what, pair));
+    out[m[1]] = Number(m[2]);
+  }
+  if (Object.keys(out).length > 25) throw new ValidationError('role_boost', 'Expected at most 25 role boosts');
+  return out;
 }
 
 export function describeSettings(settings: GuildSettings): { name: string; value: string }[] {
@@ -59,6 +81,10 @@ export function describeSettings(settings: GuildSettings): { name: string; value
     { name: 'no', value: d.negativePrompt ?? '(none)' },
   ];
   if (settings.bannedWords !== undefined) fields.push({ name: 'banned_words', value: settings.bannedWords.join(', ') || '(none)' });
+  if (settings.roleBoosts !== undefined) {
+    const boosts = Object.entries(settings.roleBoosts).map(([role, boost]) => `${role}=${boost}`);
+    fields.push({ name: 'role_boost', value: boosts.join(', ') || '(none)' });
+  }
   return fields;
 }
 
@@ -76,6 +102,7 @@ export default {
       { name: 'n', description: `Default images 1 to ${MAX_IMAGES} (- to unset)`, type: 'string', maxLength: 2 },
       { name: 'no', description: 'Default negative prompt (- to unset)', type: 'string', maxLength: 500 },
       { name: 'banned_words', description: 'Server only: comma-separated banned words (- clears)', type: 'string', maxLength: 2000 },
+      { name: 'role_boost', description: 'Server only: queue priority per role, e.g. 123456789=2 (- clears)', type: 'string', maxLength: 1000 },
       { name: 'reset', description: 'Clear all these settings', type: 'boolean' },
     ],
   },

@@ -20,9 +20,10 @@ export interface JobServiceDeps {
   readonly onFinished?: (job: JobRecord) => void;
 }
 
-export function jobPriority(draft: JobDraft, followup: number, roles: Readonly<Record<string, number>>): number {
+/** Follow-ups (upscale/variation/reroll/vary) get `followup`; the largest boost of the actor's roles is added. */
+export function jobPriority(draft: JobDraft, followup: number, ...boosts: readonly Readonly<Record<string, number>>[]): number {
   const base = draft.kind === 'imagine' ? 0 : followup;
-  const boost = Math.max(0, ...draft.actor.roles.map((r) => roles[r] ?? 0));
+  const boost = Math.max(0, ...draft.actor.roles.flatMap((r) => boosts.map((b) => b[r] ?? 0)));
   return base + boost;
 }
 
@@ -36,6 +37,7 @@ export class CoreJobService implements JobService {
   async submit(draft: JobDraft, reply: Reply): Promise<JobRecord> {
     const { store, queue, hub, log } = this.#d;
     const { actor } = draft;
+    const guildBoosts = actor.roles.length > 0 ? ((await store.guildSettings(actor.platform, actor.guildId)).roleBoosts ?? {}) : {};
     const job: JobRecord = {
       id: await store.newJobId(),
       seq: await store.nextSeq(),
@@ -47,7 +49,7 @@ export class CoreJobService implements JobService {
       kind: draft.kind,
       params: draft.params,
       ...(draft.parent && { parent: draft.parent }),
-      priority: jobPriority(draft, this.#d.followupPriority, this.#d.rolePriority),
+      priority: jobPriority(draft, this.#d.followupPriority, this.#d.rolePriority, guildBoosts),
       status: 'queued',
       createdAt: Date.now(),
       attempts: 0,

@@ -349,6 +349,8 @@ export interface GenerationDefaults {
 export interface GuildSettings extends GenerationDefaults {
   /** Extra banned words for this guild, on top of the global list. */
   readonly bannedWords?: readonly string[];
+  /** Priority boost per role id in this guild, set by its admins (added to QUEUE_ROLE_PRIORITY's; the largest wins). */
+  readonly roleBoosts?: Readonly<Record<string, number>>;
 }
 
 /** Everything a command or button handler may use. Implemented by the core; commands depend only on this shape. */

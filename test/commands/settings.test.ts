@@ -16,6 +16,10 @@ test('settings are validated like flags; `-` unsets one, reset clears all', () =
   assert.throws(() => applySettings({}, { colour: 'red' }, bounds, 'user'), /Unknown setting `colour`/);
   assert.deepEqual(applySettings({ bannedWords: ['a'] }, { banned_words: ' Foo, BAR ,' }, bounds, 'guild'), { bannedWords: ['foo', 'bar'] });
   assert.deepEqual(applySettings({ bannedWords: ['a'] }, { banned_words: '-' }, bounds, 'guild'), { bannedWords: [] });
+  assert.deepEqual(applySettings({}, { role_boost: '<@&123>=2, mods = 1' }, bounds, 'guild'), { roleBoosts: { '123': 2, mods: 1 } });
+  assert.deepEqual(applySettings({ roleBoosts: { a: 1 } }, { role_boost: '-' }, bounds, 'guild'), { roleBoosts: {} });
+  assert.throws(() => applySettings({}, { role_boost: 'mods=11' }, bounds, 'guild'), /Expected `role_boost` to be a comma-separated list of role=boost pairs with boosts from 0 to 10, e.g. `123456789=2`, got `mods=11`/);
+  assert.throws(() => applySettings({}, { role_boost: 'mods=1' }, bounds, 'user'), /Role boosts are a guild setting/);
 });
 
 test('/settings shows, saves per user, and keeps guild settings to admins inside a guild', async () => {

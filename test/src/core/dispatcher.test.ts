@@ -174,7 +174,7 @@ test('through the core: the time limit fails the job with a message that says wh
   }
 });
 
-test('through the core: follow-ups (U/V/🔄) go before new prompts in a guild; role boosts apply', async () => {
+test('through the core: follow-ups (U/V/🔄) go before new prompts in a guild; config and guild role boosts apply', async () => {
   const h = await harness({ engine: { stepMs: 5 }, config: { queueRolePriority: { vip: 5 }, queueMaxPerUser: 10 } });
   try {
     const ana = actor('ana', 'g1');
@@ -183,16 +183,19 @@ test('through the core: follow-ups (U/V/🔄) go before new prompts in a guild; 
     const done = h.surface.messageOf(first.jobId!)!.views.at(-1)!;
     assert.equal(done.state, 'done');
     if (done.state !== 'done') return;
+    const saved = await h.command(actor('root', 'g1', { isAdmin: true }), 'settings', { scope: 'guild', role_boost: 'mods=3' });
+    assert.match(saved.lastText!, /Saved/);
     const blocker = await h.imagine(ana, 'blocker --steps 80');
     const p1 = await h.imagine(ana, 'plain one --steps 2');
     const p2 = await h.imagine(ana, 'plain two --steps 2');
     const up = await h.press(ana, done.buttons[0][0].id);
     const vip = await h.imagine(actor('vic', 'g1', { roles: ['vip'] }), 'vip --steps 2');
-    const ids = [blocker, p1, p2, up, vip].map((x) => x.jobId!);
+    const mod = await h.imagine(actor('mo', 'g1', { roles: ['mods', 'other'] }), 'mod --steps 2');
+    const ids = [blocker, p1, p2, up, vip, mod].map((x) => x.jobId!);
     await h.settle(...ids);
     const started = await Promise.all(ids.map(async (id) => (await h.store.getJob(id))!.startedAt!));
     const order = ids.slice().sort((a, b) => started[ids.indexOf(a)] - started[ids.indexOf(b)]);
-    assert.deepEqual(order, [blocker.jobId, vip.jobId, up.jobId, p1.jobId, p2.jobId]);
+    assert.deepEqual(order, [blocker.jobId, vip.jobId, mod.jobId, up.jobId, p1.jobId, p2.jobId]);
   } finally {
     await h.close();
   }
