@@ -52,6 +52,7 @@ port.on('message', (message: BurstRequest | { type: 'close' }) => {
     const busy = fake.sendCommand('imagine', { prompt: `engine is busy --steps ${message.busySteps}` }, { user: fake.user('busy') });
     await until(() => /Step \d+\//.test(text(busy.originalMessageId)), 'the busy job to run', 30_000);
     const rateLimitedBefore = fake.rateLimited;
+    const editsBefore = fake.requests((r) => r.method === 'PATCH' && r.status === 200).length;
     const guilds = Array.from({ length: message.guilds }, (_, g) => `${900000000000000000 + g}`);
     const started = performance.now();
     const burst = Array.from({ length: message.interactions }, (_, i) =>
@@ -68,7 +69,7 @@ port.on('message', (message: BurstRequest | { type: 'close' }) => {
       acks,
       failedAcks: callbacks().filter((r) => r.status !== 204).length,
       rateLimited: fake.rateLimited - rateLimitedBefore,
-      edits: fake.requests((r) => r.method === 'PATCH' && r.status === 200).length,
+      edits: fake.requests((r) => r.method === 'PATCH' && r.status === 200).length - editsBefore,
       schemaErrors: fake.schemaErrors().length,
       allAckedMs,
       allGridsMs: performance.now() - started,

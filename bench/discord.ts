@@ -3,8 +3,8 @@
 // Latency is measured at the fake: INTERACTION_CREATE sent → interaction callback (defer) received, so it includes
 // the gateway hop, discord.js' event handling and the HTTP request, as Discord would see it. The fake runs in a worker
 // thread (bench/discord-fake-worker.ts) so that its own work is not charged to the bot.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { commands, handleButton, isEphemeralAction } from '../commands/index.ts';
@@ -28,6 +28,8 @@ export interface DiscordBenchOptions {
   readonly guilds?: number;
   /** @default the embedded model, else the tiny fixture */
   readonly modelDir?: string;
+  /** Bursts measured on the same running bot. @default 3 */
+  readonly rounds?: number;
   /** onnxruntime intra-op threads (`ENGINE_THREADS`). @default `ENGINE_THREADS` from the environment, else 0 (onnxruntime's choice) */
   readonly engineThreads?: number;
 }
@@ -45,9 +47,55 @@ function startFake(): Promise<{ worker: Worker; apiBase: string; token: string; 
   });
 }
 
+interface Round {
+  readonly result: BurstResult;
+  readonly load: number;
+}
+
+function machine(): string {
+  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
+  const cpu = /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1] ?? cpus()[0]?.model ?? 'unknown CPU';
+  return `${cpu}, ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; Node ${process.version}`;
+}
+
+const ms = (x: number) => `${x.toFixed(0)} ms`;
+const median = (xs: number[]) => quantile(xs, 0.5);
+
+function writeSection(rounds: Round[], setup: string): string {
+  const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  const lines = rounds.map(({ result: r, load }, i) => {
+    const cells = [`${i + 1}`, ms(quantile(r.acks, 0.5)), ms(quantile(r.acks, 0.99)), ms(Math.max(...r.acks)), String(r.rateLimited), `${(r.allAckedMs / 1000).toFixed(2)} s`, `${(r.allGridsMs / 1000).toFixed(1)} s`, String(r.edits), load.toFixed(1)];
+    return `| ${cells.join(' | ')} |`;
+  });
+  const section = [
+    '<!-- bench:discord:start -->',
+    '## Discord: 200 simultaneous `/imagine` while the engine is busy (`npm run bench:discord`)',
+    '',
+    `Measured ${when} UTC on ${machine()}. ${setup}.`,
+    '',
+    '| round | ack p50 | ack p99 | ack max | 429s sent | all acknowledged | all grids | message edits | load avg |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...lines,
+    '',
+    'Acknowledgement latency is measured by the fake: INTERACTION_CREATE sent on the gateway → the defer callback',
+    'arriving, so it covers the gateway hop, discord.js, the adapter and the HTTP request. The fake runs in its own',
+    'thread; a burst arrives as one block of frames, which the bot must parse before the first request leaves, so the',
+    'figure moves with CPU contention (the load average column: this machine has 2 cores shared with a training job',
+    'and other test runs). The 429 count covers the burst and every progress edit until all jobs show their grid.',
+    '<!-- bench:discord:end -->',
+  ].join('\n');
+  const file = join(root, 'BENCHMARKS.md');
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const re = /<!-- bench:discord:start -->[\s\S]*?<!-- bench:discord:end -->/;
+  text = re.test(text) ? text.replace(re, section) : `${text.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, text);
+  return section;
+}
+
 export async function runDiscordBench(options: DiscordBenchOptions = {}): Promise<BenchRow[]> {
   const n = options.interactions ?? 200;
   const guildCount = options.guilds ?? 10;
+  const roundCount = options.rounds ?? 3;
   const modelDir = options.modelDir ?? (existsSync(join(defaultModelDir, 'model_index.json')) ? defaultModelDir : join(root, 'test/fixtures/models/tiny-sd'));
   const dataDir = mkdtempSync(join(tmpdir(), 'imagine-bench-discord-'));
   const fake = await startFake();
@@ -63,26 +111,22 @@ export async function runDiscordBench(options: DiscordBenchOptions = {}): Promis
     buttons: { handle: handleButton, isEphemeral: isEphemeralAction },
   });
   const adapter = createDiscordAdapter({ token: fake.token, applicationId: fake.applicationId, apiBase: fake.apiBase, metrics: createMetrics({ processMetrics: false }) });
+  const rounds: Round[] = [];
   try {
     await core.start();
     await adapter.start(core.bot);
-    const result = await new Promise<BurstResult>((resolve, reject) => {
-      fake.worker.on('message', (m: BurstResult | { type: 'error'; message: string }) => (m.type === 'result' ? resolve(m) : reject(new Error(m.message))));
-      fake.worker.postMessage({ type: 'run', interactions: n, guilds: guildCount, busySteps: defaultConfig.maxSteps, warmUp: 20 } satisfies BurstRequest);
-    });
-    const { acks } = result;
-    const setup = `${n} users in ${guildCount} guilds at once while the engine runs a ${defaultConfig.maxSteps}-step job; model \`${engine.info.name}\`, ENGINE_THREADS=${engineThreads}; after 20 warm-up /help; fake Discord in its own thread on loopback; load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`;
-    return [
-      { benchmark: 'discord', metric: 'ack latency p50', value: `${quantile(acks, 0.5).toFixed(1)} ms`, notes: setup },
-      { benchmark: 'discord', metric: 'ack latency p99', value: `${quantile(acks, 0.99).toFixed(1)} ms (max ${Math.max(...acks).toFixed(1)} ms)`, notes: 'goal < 100 ms' },
-      { benchmark: 'discord', metric: '429s sent by the fake', value: String(result.rateLimited), notes: `over the burst and all ${n} jobs to their grids (${result.edits} message edits); goal 0` },
-      {
-        benchmark: 'discord',
-        metric: 'all acknowledged / all grids',
-        value: `${(result.allAckedMs / 1000).toFixed(2)} s / ${(result.allGridsMs / 1000).toFixed(1)} s`,
-        notes: `failed acks ${result.failedAcks}, spec violations ${result.schemaErrors}`,
-      },
-    ];
+    for (let i = 0; i < roundCount; i++) {
+      const result = await new Promise<BurstResult>((resolve, reject) => {
+        const onMessage = (m: BurstResult | { type: 'error'; message: string }) => {
+          fake.worker.off('message', onMessage);
+          if (m.type === 'result') resolve(m);
+          else reject(new Error(m.message));
+        };
+        fake.worker.on('message', onMessage);
+        fake.worker.postMessage({ type: 'run', interactions: n, guilds: guildCount, busySteps: defaultConfig.maxSteps, warmUp: i === 0 ? 20 : 0 } satisfies BurstRequest);
+      });
+      rounds.push({ result, load: loadavg()[0] });
+    }
   } finally {
     await adapter.stop();
     await core.close();
@@ -91,10 +135,22 @@ export async function runDiscordBench(options: DiscordBenchOptions = {}): Promis
     await new Promise((r) => fake.worker.once('exit', r));
     rmSync(dataDir, { recursive: true, force: true });
   }
+  const setup =
+    `${n} users in ${guildCount} guilds send \`/imagine\` at once while the engine runs a ${defaultConfig.maxSteps}-step job; ` +
+    `${roundCount} rounds on one running bot (20 \`/help\` before the first); model \`${engine.info.name}\`, ENGINE_THREADS=${engineThreads}`;
+  console.log(writeSection(rounds, setup));
+  const p50s = rounds.map((r) => quantile(r.result.acks, 0.5));
+  const p99s = rounds.map((r) => quantile(r.result.acks, 0.99));
+  const limited = rounds.reduce((sum, r) => sum + r.result.rateLimited, 0);
+  const failures = rounds.reduce((sum, r) => sum + r.result.failedAcks + r.result.schemaErrors, 0);
+  return [
+    { benchmark: 'discord', metric: 'ack latency p50 (median of rounds)', value: ms(median(p50s)), notes: `${setup}; rounds ${p50s.map(ms).join(', ')}` },
+    { benchmark: 'discord', metric: 'ack latency p99 (median of rounds)', value: ms(median(p99s)), notes: `goal < 100 ms; rounds ${p99s.map(ms).join(', ')}` },
+    { benchmark: 'discord', metric: '429s sent by the fake', value: String(limited), notes: `all rounds, bursts and progress edits until every grid; goal 0; failed acks + spec violations: ${failures}` },
+  ];
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const rows = await runDiscordBench();
-  console.log('| measure | result | setup |\n|---|---|---|');
-  for (const r of rows) console.log(`| **${r.metric}** | ${r.value} | ${r.notes ?? ''} |`);
+  await runDiscordBench();
+  process.exit(0);
 }
