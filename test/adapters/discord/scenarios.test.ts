@@ -93,6 +93,8 @@ test('/imagine: acknowledged first, previews while running, ends as the 2×2 gri
   assert.deepEqual(Object.keys(b), ['U1', 'U2', 'U3', 'U4', '🔄', 'V1', 'V2', 'V3', 'V4']);
   assert.equal(b.U1, `ib:${jobId}:u1`);
   assert.deepEqual(bot.fake.schemaErrors(), []);
+  const exposition = await bot.metrics.text();
+  assert.match(exposition, /imagine_ack_latency_seconds_count\{platform="discord"\} [1-9]/, 'acks are recorded in the metrics');
 });
 
 test('/imagine in a DM works the same', async () => {
