@@ -87,7 +87,8 @@ export function renderProgress(view: ProgressView, files: ViewFiles = {}): Slack
     if (view.warnings.length > 0) blocks.push({ type: 'context', elements: [mrkdwn(view.warnings.map((w) => `⚠️ ${escapeMrkdwn(w)}`).join('\n'))] });
   }
   if (view.state === 'done' || view.state === 'failed') blocks.push(...renderButtons(view.buttons));
-  return { text: cut(`${view.title} — ${view.status}`, 3000), blocks };
+  // `text` is parsed as mrkdwn too (notifications), so it is escaped like the blocks.
+  return { text: cut(escapeMrkdwn(`${view.title} — ${view.status}`), 3000), blocks };
 }
 
 export function renderMessage(view: MessageView, imageFileId?: string): SlackMessage {
@@ -109,5 +110,5 @@ export function renderMessage(view: MessageView, imageFileId?: string): SlackMes
   if (imageFileId) blocks.push({ type: 'image', slack_file: { id: imageFileId }, alt_text: cut(view.text, 2000) });
   blocks.push(...renderButtons(view.buttons));
   const fallback = [text, ...(view.fields ?? []).map((f) => `${f.name}: ${f.value}`)].join('\n');
-  return { text: cut(fallback, 3000), blocks: blocks.slice(0, MAX_BLOCKS) };
+  return { text: cut(escapeMrkdwn(fallback), 3000), blocks: blocks.slice(0, MAX_BLOCKS) };
 }

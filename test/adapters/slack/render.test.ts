@@ -13,7 +13,8 @@ const valid = (blocks: unknown[]) => validateArgs('chat.postMessage', { channel:
 test('user text cannot inject mentions or links: &, <, > are escaped', () => {
   assert.equal(escapeMrkdwn('<!channel> & <https://x|y>'), '&lt;!channel&gt; &amp; &lt;https://x|y&gt;');
   const m = renderProgress({ job: card('k3f9qz', 'U1', '<!here> fox'), title: '<!here> fox', status: 'Queued: #1', state: 'queued', position: 1, etaMs: undefined });
-  assert.doesNotMatch(JSON.stringify(m.blocks), /<!here>/);
+  assert.doesNotMatch(JSON.stringify(m), /<!here>/, 'neither in the blocks nor in the notification text');
+  assert.doesNotMatch(renderMessage({ text: 'you asked for <!channel>' }).text, /<!channel>/);
   assert.match(JSON.stringify(m.blocks), /<@U1>/, 'the owner mention is ours and stays a mention');
 });
 
