@@ -127,22 +127,45 @@ export class WorkerEngine implements Engine {
   }
 
   async generate(options: GenerateOptions): Promise<GenerateResult> {
+    const [result] = await this.#submit([options]);
+    return result;
+  }
+
+  /**
+   * Runs requests that share a `batchKey` as one UNet batch; one promise per request, each settling on its own
+   * (an abort or a bad input fails only its request). Results equal separate `generate` calls.
+   */
+  generateBatch(requests: readonly GenerateOptions[]): Promise<GenerateResult>[] {
+    const settled = this.#submit(requests);
+    return requests.map((_, i) => settled.then((promises) => promises[i]));
+  }
+
+  async #submit(requests: readonly GenerateOptions[]): Promise<Promise<GenerateResult>[]> {
     if (this.#closed) throw new EngineError('sd_engine_aborted', 'The engine is closed; create a new one with createEngine().');
-    const { signal, onProgress, ...rest } = options;
-    if (signal?.aborted) throw new EngineError('sd_engine_aborted', 'Generation aborted before it started.', { cause: signal.reason });
+    for (const { signal } of requests) {
+      if (signal?.aborted) throw new EngineError('sd_engine_aborted', 'Generation aborted before it started.', { cause: signal.reason });
+    }
     const worker = this.#worker ?? (await this.start());
-    const id = this.#nextId++;
-    // Copy the init image: transferring the caller's own buffer would detach it.
-    const wire: WireGenerateOptions = rest.image ? { ...rest, image: { ...rest.image, data: rest.image.data.slice() } } : rest;
-    return new Promise<GenerateResult>((resolve, reject) => {
-      const onAbort = () => {
-        this.#post({ type: 'abort', id, reason: String(signal?.reason ?? 'aborted') });
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.#jobs.set(id, { resolve, reject, onProgress, cleanup: () => signal?.removeEventListener('abort', onAbort) });
-      const message: ToWorker = { type: 'generate', id, options: wire, progress: onProgress !== undefined };
-      worker.postMessage(message, wire.image ? [wire.image.data.buffer as ArrayBuffer] : []);
+    const transfer: ArrayBuffer[] = [];
+    const wires: { id: number; options: WireGenerateOptions; progress: boolean }[] = [];
+    const promises = requests.map((options) => {
+      const { signal, onProgress, ...rest } = options;
+      const id = this.#nextId++;
+      // Copy the init image: transferring the caller's own buffer would detach it.
+      const wire: WireGenerateOptions = rest.image ? { ...rest, image: { ...rest.image, data: rest.image.data.slice() } } : rest;
+      if (wire.image) transfer.push(wire.image.data.buffer as ArrayBuffer);
+      wires.push({ id, options: wire, progress: onProgress !== undefined });
+      return new Promise<GenerateResult>((resolve, reject) => {
+        const onAbort = () => {
+          this.#post({ type: 'abort', id, reason: String(signal?.reason ?? 'aborted') });
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.#jobs.set(id, { resolve, reject, onProgress, cleanup: () => signal?.removeEventListener('abort', onAbort) });
+      });
     });
+    const message: ToWorker = wires.length === 1 ? { type: 'generate', ...wires[0] } : { type: 'generate-batch', requests: wires };
+    worker.postMessage(message, transfer);
+    return promises;
   }
 
   /** Makes the worker die between two steps, as a crash would (tests use it to check crash recovery). */

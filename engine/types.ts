@@ -95,5 +95,10 @@ export interface ModelInfo {
 export interface Engine {
   readonly info: ModelInfo;
   generate(options: GenerateOptions): Promise<GenerateResult>;
+  /**
+   * Optional: runs requests with the same `batchKey` as one UNet batch, one promise per request (each settles on
+   * its own, with the result `generate` would give).
+   */
+  generateBatch?(requests: readonly GenerateOptions[]): Promise<GenerateResult>[];
   close(): Promise<void>;
 }

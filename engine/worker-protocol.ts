@@ -13,6 +13,8 @@ export type WireGenerateOptions = Omit<GenerateOptions, 'signal' | 'onProgress'>
 
 export type ToWorker =
   | { readonly type: 'generate'; readonly id: number; readonly options: WireGenerateOptions; readonly progress: boolean }
+  /** Requests run as one UNet batch; each id still gets its own progress, result or error. */
+  | { readonly type: 'generate-batch'; readonly requests: readonly { readonly id: number; readonly options: WireGenerateOptions; readonly progress: boolean }[] }
   | { readonly type: 'abort'; readonly id: number; readonly reason: string }
   /** Abort every job, release the sessions and exit: terminate() during a native run aborts the whole process. */
   | { readonly type: 'close' }

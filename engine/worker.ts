@@ -1,8 +1,10 @@
 // Worker-thread entry: onnxruntime-node 1.30 runs inference synchronously on the calling thread, so the
-// pipeline lives here and the main thread's event loop stays free. Jobs run one at a time, in arrival order.
+// pipeline lives here and the main thread's event loop stays free. Jobs (or batches of jobs) run one at a time,
+// in arrival order.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { TransferListItem } from 'node:worker_threads';
 import { StableDiffusionPipeline } from './pipeline.ts';
+import type { GenerateOptions } from './types.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.ts';
 import { toWireError } from './worker-protocol.ts';
 
@@ -24,22 +26,30 @@ try {
 const controllers = new Map<number, AbortController>();
 let queue: Promise<void> = Promise.resolve();
 
-async function run(message: Extract<ToWorker, { type: 'generate' }>, controller: AbortController): Promise<void> {
-  const { id } = message;
+type Request = Extract<ToWorker, { type: 'generate-batch' }>['requests'][number];
+
+function progressSender(request: Request): GenerateOptions['onProgress'] {
+  const { id } = request;
+  return request.progress
+    ? ({ step, totalSteps, preview }) =>
+        send({ type: 'progress', id, step, totalSteps, ...(preview ? { preview } : {}) }, preview ? [preview.data.buffer as ArrayBuffer] : [])
+    : undefined;
+}
+
+async function run(requests: readonly Request[]): Promise<void> {
   try {
-    const result = await pipeline.generate({
-      ...message.options,
-      signal: controller.signal,
-      onProgress: message.progress
-        ? ({ step, totalSteps, preview }) =>
-            send({ type: 'progress', id, step, totalSteps, ...(preview ? { preview } : {}) }, preview ? [preview.data.buffer as ArrayBuffer] : [])
-        : undefined,
+    const outcomes = await pipeline.generateBatch(
+      requests.map((r) => ({ ...r.options, signal: controllers.get(r.id)!.signal, onProgress: progressSender(r) })),
+    );
+    outcomes.forEach((outcome, i) => {
+      const { id } = requests[i];
+      if (outcome.status === 'fulfilled') send({ type: 'result', id, result: outcome.value }, outcome.value.images.map((img) => img.data.buffer as ArrayBuffer));
+      else send({ type: 'error', id, error: toWireError(outcome.reason) });
     });
-    send({ type: 'result', id, result }, result.images.map((img) => img.data.buffer as ArrayBuffer));
   } catch (error) {
-    send({ type: 'error', id, error: toWireError(error) });
+    for (const { id } of requests) send({ type: 'error', id, error: toWireError(error) });
   } finally {
-    controllers.delete(id);
+    for (const { id } of requests) controllers.delete(id);
   }
 }
 
@@ -57,9 +67,9 @@ port.on('message', (message: ToWorker) => {
     });
     return;
   }
-  const controller = new AbortController();
-  controllers.set(message.id, controller);
-  queue = queue.then(() => run(message, controller));
+  const requests = message.type === 'generate' ? [message] : message.requests;
+  for (const { id } of requests) controllers.set(id, new AbortController());
+  queue = queue.then(() => run(requests));
 });
 
 send({ type: 'ready', info: pipeline.info });

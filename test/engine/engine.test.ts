@@ -5,7 +5,7 @@ import { createEngine, defaultModelDir } from '../../engine/engine.ts';
 import type { WorkerEngine } from '../../engine/engine.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { StableDiffusionPipeline } from '../../engine/pipeline.ts';
-import type { StepProgress } from '../../engine/types.ts';
+import type { GenerateOptions, StepProgress } from '../../engine/types.ts';
 import { fixture, gradient, sameImage } from './helpers.ts';
 
 let engine: WorkerEngine;
@@ -43,6 +43,31 @@ test('the worker engine gives exactly the in-process pipeline\'s images, and mod
   }
   await pipe.release();
   assert.deepEqual(init.data, initCopy, 'the caller\'s init image is not detached or changed');
+});
+
+test('generateBatch runs requests as one batch in the worker: per-request results, progress and aborts', async () => {
+  const pipe = await StableDiffusionPipeline.load(fixture('tiny-sd'), { intraOpNumThreads: 1 });
+  const scheduler = 'EulerDiscreteScheduler' as const;
+  const controller = new AbortController();
+  const steps: number[] = [];
+  const requests: GenerateOptions[] = [
+    { ...base, scheduler, prompt: 'a red circle', seed: 1, numImagesPerPrompt: 2, onProgress: (p: StepProgress) => steps.push(p.step) },
+    { ...base, scheduler, prompt: 'cancelled', seed: 2, signal: controller.signal, onProgress: ({ step }: StepProgress) => step === 1 && controller.abort() },
+    { ...base, scheduler, prompt: 'a green star', negativePrompt: 'red', seed: 3 },
+  ];
+  const [first, cancelled, third] = engine.generateBatch(requests);
+  await assert.rejects(cancelled, isCode('sd_engine_aborted'));
+  const results = [await first, await third];
+  assert.deepEqual(steps, [1, 2, 3, 4]);
+  for (const [k, r] of [0, 2].entries()) {
+    const alone = await pipe.generate({ ...requests[r], onProgress: undefined });
+    assert.deepEqual(results[k].seeds, alone.seeds);
+    alone.images.forEach((img, i) => assert.ok(results[k].images[i].data.every((v, j) => Math.abs(v - img.data[j]) <= 1), `request ${r} image ${i}`));
+  }
+  await pipe.release();
+  // Incompatible requests fail each promise with how to group them.
+  const mixed = engine.generateBatch([base, { ...base, numInferenceSteps: 3 }]);
+  for (const p of mixed) await assert.rejects(p, isCode('sd_engine_invalid_input', /batchKey/));
 });
 
 test('progress is relayed with previews', async () => {
