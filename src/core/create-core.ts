@@ -73,7 +73,7 @@ export function createCore(deps: CoreDeps): Core {
   });
 
   // Position updates for the front of the queue, coalesced: many changes in a burst cost one pass.
-  const lastPosition = new Map<string, number>();
+  const lastPosition = new Map<string, string>();
   let refresh: NodeJS.Timeout | undefined;
   const scheduleRefresh = () => {
     refresh ??= setTimeout(() => {
@@ -82,8 +82,11 @@ export function createCore(deps: CoreDeps): Core {
       for (const id of ids) {
         const at = dispatcher.positionNow(id);
         const job = dispatcher.queuedJob(id);
-        if (!at || !job || lastPosition.get(id) === at.position) continue;
-        lastPosition.set(id, at.position);
+        if (!at || !job) continue;
+        // Update when the place changes, or when the first measured job makes an ETA known.
+        const key = `${at.position}:${at.etaMs === undefined}`;
+        if (lastPosition.get(id) === key) continue;
+        lastPosition.set(id, key);
         hub.push(job, { final: false, build: async () => queuedView(job, at.position, at.etaMs) });
       }
       for (const id of lastPosition.keys()) if (!dispatcher.queuedJob(id)) lastPosition.delete(id);

@@ -94,7 +94,13 @@ export interface JobCard {
  * may show as is; the other fields let it render richer UIs.
  */
 export type ProgressView =
-  | (ViewBase & { readonly state: 'queued'; readonly position: number; readonly etaMs: number | undefined })
+  | (ViewBase & {
+      readonly state: 'queued';
+      readonly position: number;
+      readonly etaMs: number | undefined;
+      /** A Cancel button (owner or admin; others get a refusal). Optional for older renderers. */
+      readonly buttons?: readonly ButtonRow[];
+    })
   | (ViewBase & {
       readonly state: 'running';
       readonly step: number;
@@ -102,6 +108,8 @@ export type ProgressView =
       readonly etaMs: number | undefined;
       /** The latest preview worth showing; absent before the first one. */
       readonly preview?: PngImage;
+      /** A Cancel button, as for queued. */
+      readonly buttons?: readonly ButtonRow[];
     })
   | (ViewBase & {
       readonly state: 'done';

@@ -1,5 +1,5 @@
 // Builders of the neutral `ProgressView`s from job records, so every platform shows the same words.
-import { doneButtons } from './button-id.ts';
+import { cancelButtons, doneButtons } from './button-id.ts';
 import { formatDuration, formatEta, paramsAsFlags, shorten } from './format.ts';
 import type { JobCard, JobRecord, PngImage, ProgressView } from './types.ts';
 
@@ -19,12 +19,12 @@ const base = (job: JobRecord) => ({ job: jobCard(job), title: shorten(job.params
 
 export function queuedView(job: JobRecord, position: number, etaMs: number | undefined): ProgressView {
   const status = position <= 1 ? `Queued: next up, ${formatEta(etaMs)}` : `Queued: #${position} in line, ${formatEta(etaMs)}`;
-  return { ...base(job), state: 'queued', position, etaMs, status };
+  return { ...base(job), state: 'queued', position, etaMs, status, buttons: cancelButtons(job.id) };
 }
 
 export function runningView(job: JobRecord, step: number, totalSteps: number, etaMs: number | undefined, preview?: PngImage): ProgressView {
   const eta = etaMs === undefined ? '' : `, ${formatEta(etaMs)} left`;
-  return { ...base(job), state: 'running', step, totalSteps, etaMs, ...(preview && { preview }), status: `Step ${step}/${totalSteps}${eta}` };
+  return { ...base(job), state: 'running', step, totalSteps, etaMs, ...(preview && { preview }), status: `Step ${step}/${totalSteps}${eta}`, buttons: cancelButtons(job.id) };
 }
 
 export function doneView(job: JobRecord, image: PngImage): ProgressView {

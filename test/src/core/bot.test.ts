@@ -13,6 +13,7 @@ test('/imagine: acknowledge first, queued → running → done grid with U1–U4
     await h.settle(jobId!);
     const views = h.surface.messageOf(jobId!)!.views;
     assert.equal(views[0].state, 'queued');
+    assert.deepEqual(views[0].state === 'queued' && views[0].buttons?.map((r) => r.map((b) => [b.label, b.id])), [[['Cancel', `ib:${jobId}:x`]]]);
     assert.ok(views.some((v) => v.state === 'running' && v.preview !== undefined), 'a running view with a preview');
     const done = views.at(-1)!;
     assert.equal(done.state, 'done');
