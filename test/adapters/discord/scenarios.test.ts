@@ -73,7 +73,8 @@ async function blocker(user = 'dave', guildId?: string) {
 }
 
 test('/imagine: acknowledged first, previews while running, ends as the 2×2 grid with U1–U4 🔄 / V1–V4', async () => {
-  const it = bot.fake.sendCommand('imagine', { prompt: 'a red fox --steps 60', seed: 7 });
+  // Long enough for several previews: the core skips previews that barely changed unless the message was quiet.
+  const it = bot.fake.sendCommand('imagine', { prompt: 'a red fox --steps 150', seed: 7 });
   const { messageId, jobId } = await jobOf(it);
   const final = await isDone(messageId);
 
@@ -86,7 +87,7 @@ test('/imagine: acknowledged first, previews while running, ends as the 2×2 gri
   assert.ok(previews.length >= 2, `${previews.length} preview edits with an image`);
   for (let n = 1; n < edits.length; n++) assert.ok(edits[n].at - edits[n - 1].at >= 90, 'edits paced by minEditIntervalMs');
 
-  assert.match(final.content, new RegExp(`^\\*\\*a red fox\\*\\* --seed 7 --steps 60 .* - <@${it.ctx.user.id}> \\(Done in \\d+ s · job ${jobId}\\)$`));
+  assert.match(final.content, new RegExp(`^\\*\\*a red fox\\*\\* --seed 7 --steps 150 .* - <@${it.ctx.user.id}> \\(Done in \\d+ s · job ${jobId}\\)$`));
   const grid = await sharp(bot.fake.attachmentBytes(final.attachments[0].url)!).metadata();
   assert.deepEqual([grid.format, grid.width, grid.height], ['png', 128, 128]);
   const b = buttons(messageId);
@@ -240,5 +241,31 @@ test('a restart between the grid and a button press: the old message\'s U2 still
   const child = await jobOf(p);
   const final = await isDone(child.messageId);
   assert.match(final.content, new RegExp(`\\(Done in \\d+ s \\(U2 of ${parent.jobId}\\)`));
+  assert.deepEqual(bot.fake.schemaErrors(), []);
+});
+
+test('private commands: /show with the grid and its buttons, /queue with a position, /settings saved, /help', async () => {
+  const it = bot.fake.sendCommand('imagine', { prompt: 'show me --n 4' });
+  const job = await jobOf(it);
+  await isDone(job.messageId);
+  const show = bot.fake.sendCommand('show', { job: job.jobId });
+  const shown = await until(() => {
+    const m = show.originalMessageId ? bot.fake.state.messages.get(show.originalMessageId) : undefined;
+    return m?.message.content ? m : undefined;
+  }, 'the /show answer');
+  assert.equal(shown.ephemeral, true);
+  assert.match(shown.message.content, /\*\*Prompt:\*\* show me/);
+  assert.equal(shown.message.attachments.length, 1, 'the grid comes along');
+  assert.deepEqual(Object.keys(buttons(shown.message.id)).slice(0, 5), ['U1', 'U2', 'U3', 'U4', '🔄']);
+
+  const block = await blocker('frank');
+  const queued = bot.fake.sendCommand('imagine', { prompt: 'waiting' }, { user: bot.fake.user('gina') });
+  const waiting = await jobOf(queued);
+  const position = await privateAnswer(bot.fake.sendCommand('queue', {}, { user: bot.fake.user('gina') }));
+  assert.match(position, new RegExp(`^1 running, 1 queued .*\\nYour jobs:\\n\`${waiting.jobId}\` waiting: #1 in line \\(0 ahead: 0 from this server, 0 yours\\)`));
+  block.release();
+
+  assert.match(await privateAnswer(bot.fake.sendCommand('settings', { steps: '6' }, { user: bot.fake.user('gina') })), /Saved|saved/);
+  assert.match(await privateAnswer(bot.fake.sendCommand('help', {})), /imagine/);
   assert.deepEqual(bot.fake.schemaErrors(), []);
 });
