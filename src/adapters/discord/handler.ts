@@ -68,6 +68,7 @@ export function missingPermissions(i: Supported): string[] {
 export async function handleInteraction(i: Interaction, o: HandlerOptions): Promise<void> {
   if (!i.isChatInputCommand() && !i.isButton()) return; // autocomplete, modals: not ours
   const received = performance.now();
+  const receivedAt = (o.now ?? Date.now)(); // the token's 15 minutes run from here (at the latest)
   const input = toInput(i);
   const ephemeral = o.core.isEphemeral(input);
   try {
@@ -77,11 +78,11 @@ export async function handleInteraction(i: Interaction, o: HandlerOptions): Prom
     });
     o.onAck?.(performance.now() - received);
   } catch (error) {
-    // Late (10062) or already answered (40060): nothing can be shown to the user for this interaction.
+    // Too late (10062) or Discord unreachable: nothing can be shown to the user for this interaction.
     o.log?.('warn', 'Discord interaction could not be acknowledged', { id: i.id, error: String(error) });
     return;
   }
-  const reply = new InteractionReply(i, ephemeral, o);
+  const reply = new InteractionReply(i, ephemeral, o, receivedAt);
   await o.core.dispatch(input, reply).catch((error: unknown) => {
     o.log?.('error', 'Core dispatch rejected', { id: i.id, error: String(error) });
   });
@@ -97,11 +98,12 @@ export class InteractionReply implements Reply {
     private readonly i: Supported,
     private readonly deferredEphemeral: boolean,
     private readonly o: HandlerOptions,
+    receivedAt: number = (o.now ?? Date.now)(),
   ) {
     const missing = missingPermissions(i);
     this.#data = {
       token: i.token,
-      expiresAt: (o.now ?? Date.now)() + TOKEN_LIFETIME_MS,
+      expiresAt: receivedAt + TOKEN_LIFETIME_MS,
       limit: i.attachmentSizeLimit ?? DEFAULT_ATTACHMENT_LIMIT,
       note: missing.length
         ? `${PERMISSION_NOTE_PREFIX} ${missing.map((m) => `**${m}**`).join(', ')} in this channel: this message stops updating after 15 minutes.`
