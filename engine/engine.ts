@@ -196,5 +196,6 @@ export class WorkerEngine implements Engine {
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const engine = new WorkerEngine(options);
   await engine.start();
+  if (engine.info.deviceFallback) process.emitWarning(engine.info.deviceFallback, { code: 'sd_engine_provider_fallback' });
   return engine;
 }

@@ -41,20 +41,30 @@ export class StableDiffusionPipeline {
   static async load(modelDir: string, options: SessionOptions = {}): Promise<StableDiffusionPipeline> {
     const folder = readModelFolder(modelDir);
     const tokenizer = await ClipTokenizer.fromModelDir(folder.dir);
-    const open = (path: string) => createSession(path, options);
+    let fallback: string | undefined;
+    const sessionOptions: SessionOptions = { ...options, onFallback: (message) => (fallback ??= message) };
+    const open = (path: string, deviceOutputs: readonly string[] = []) => createSession(path, { ...sessionOptions, deviceOutputs });
     // One at a time: parallel creation only contends for the same cores and makes the first error arbitrary.
     const sessions: Session[] = [];
-    const track = async (path: string) => {
-      const s = await open(path);
+    const track = async (path: string, deviceOutputs?: readonly string[]) => {
+      const s = await open(path, deviceOutputs);
       sessions.push(s);
       return s;
     };
     try {
-      const textEncoder = new TextEncoder(await track(folder.textEncoderPath));
+      // On webgpu the text embeddings stay in GPU memory and feed every UNet step from there.
+      let textEncoder = new TextEncoder(await track(folder.textEncoderPath, options.keepOnDevice === false ? [] : ['last_hidden_state']));
       if (textEncoder.sequenceLength !== undefined && textEncoder.sequenceLength !== tokenizer.maxLength) {
         throw new EngineError('sd_engine_model_load', `${folder.textEncoderPath} takes ${textEncoder.sequenceLength} tokens per prompt, but tokenizer/tokenizer_config.json sets model_max_length ${tokenizer.maxLength}. They must match.`, { file: folder.textEncoderPath });
       }
       const unet = new Unet(await track(folder.unetPath));
+      if (textEncoder.session.deviceOutputs.size > 0 && !(textEncoder.keepsOnDevice && unet.dynamicBatch && textEncoder.hidden.type === unet.hidden.type)) {
+        // Embeddings cannot be fed to this UNet as they come out (fixed batch or another dtype), and WebGPU tensors
+        // cannot be read back in onnxruntime-node: reopen the text encoder with CPU outputs.
+        await textEncoder.session.release();
+        sessions.splice(sessions.indexOf(textEncoder.session), 1);
+        textEncoder = new TextEncoder(await track(folder.textEncoderPath));
+      }
       const vaeDecoder = new VaeDecoder(await track(folder.vaeDecoderPath));
       const vaeEncoder = folder.vaeEncoderPath ? new VaeEncoder(await track(folder.vaeEncoderPath)) : undefined;
       checkCompatibility(folder, {
@@ -79,6 +89,7 @@ export class StableDiffusionPipeline {
         defaultScheduler: folder.defaultScheduler,
         supportsImg2Img: vaeEncoder !== undefined,
         device: sessions[0].device,
+        ...(fallback ? { deviceFallback: fallback } : {}),
       };
       return new StableDiffusionPipeline(folder, info, tokenizer, textEncoder, unet, vaeDecoder, vaeEncoder, previewer, sessions);
     } catch (error) {

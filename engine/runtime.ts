@@ -1,7 +1,7 @@
 // The only module that touches onnxruntime-node (after transformers.js `backends/onnx.js`): a frozen
 // device → execution-provider table, session creation with errors that say how to fix them, and a thin
 // `run` that takes and returns plain typed arrays.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
@@ -37,6 +37,8 @@ export interface SessionOptions {
    * no CUDA-memory tensors.
    */
   readonly deviceOutputs?: readonly string[];
+  /** The pipeline's switch for deviceOutputs (the benchmark compares both). @default true */
+  readonly keepOnDevice?: boolean;
   /** Called once when `fallbackToCpu` replaced the requested provider, with the reason. */
   readonly onFallback?: (message: string) => void;
 }
@@ -62,16 +64,24 @@ export class HeldTensor {
   get location(): 'cpu' | 'gpu-buffer' {
     return this[heldTag].location === 'gpu-buffer' ? 'gpu-buffer' : 'cpu';
   }
-  /** Copies the values to the CPU (a download for GPU tensors). */
-  async read(): Promise<PlainTensor> {
+  /** The values on the CPU. GPU tensors cannot come back: onnxruntime-node 1.30's download aborts the process. */
+  read(): PlainTensor {
     const t = this[heldTag];
-    const data = (t.location === 'gpu-buffer' ? await t.getData() : t.data) as TensorData;
-    return { type: this.type, data, dims: t.dims };
+    if (t.location === 'gpu-buffer') throw gpuReadError();
+    return { type: this.type, data: t.data as TensorData, dims: t.dims };
   }
   /** Frees GPU memory; a no-op for CPU tensors. */
   dispose(): void {
     if (this[heldTag].location === 'gpu-buffer') this[heldTag].dispose();
   }
+}
+
+function gpuReadError(): EngineError {
+  return new EngineError(
+    'sd_engine_inference',
+    'onnxruntime-node 1.30 cannot copy a WebGPU tensor back to the CPU (its download aborts the process). Feed it to ' +
+      'another session as it is, or leave that output out of `deviceOutputs` so it comes back as a plain array.',
+  );
 }
 
 export type Feed = PlainTensor | HeldTensor;
@@ -97,8 +107,37 @@ function nativeBinaryDir(): string {
   return join(dirname(pkgMain), '..', 'bin', 'napi-v6', process.platform, process.arch);
 }
 
+// Dawn (onnxruntime-node's WebGPU) drives Vulkan on Linux: it needs the loader and at least one driver (ICD).
+const vulkanLibDirs = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+const vulkanIcdDirs = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
+
+const webgpuInstall =
+  'On Linux, WebGPU runs on Vulkan: install your GPU\'s Vulkan driver and the loader (Debian/Ubuntu: `apt-get install ' +
+  'libvulkan1 mesa-vulkan-drivers`, or NVIDIA\'s driver, which brings its own). Without a GPU, Mesa ≥ 23\'s lavapipe runs ' +
+  'WebGPU on the CPU (Debian 12: `apt-get install -t bookworm-backports mesa-vulkan-drivers`; the 22.x lavapipe lacks ' +
+  'features Dawn requires).';
+
+function vulkanLoaderMissing(): boolean {
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), ...vulkanLibDirs];
+  return !dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')));
+}
+
+/** What a failed WebGPU start most likely lacks, for the error message. */
+function webgpuMissing(): string {
+  if (vulkanLoaderMissing()) return 'The Vulkan loader libvulkan.so.1 is not installed.';
+  const icds = vulkanIcdDirs.flatMap((d) => (existsSync(d) ? readdirSync(d).filter((f) => f.endsWith('.json')) : []));
+  if (icds.length === 0 && !process.env.VK_ICD_FILENAMES && !process.env.VK_DRIVER_FILES) return 'No Vulkan driver is installed (no ICD file in /usr/share/vulkan/icd.d).';
+  return `No Vulkan device is usable by WebGPU (drivers found: ${icds.join(', ') || process.env.VK_ICD_FILENAMES || process.env.VK_DRIVER_FILES}).`;
+}
+
 /** Why `device` cannot run here, or undefined when it may (ORT still has the last word at session creation). */
 export function providerUnavailableReason(device: Device): string | undefined {
+  if (device === 'webgpu') {
+    if (process.platform === 'linux' && vulkanLoaderMissing()) {
+      return `The \`webgpu\` execution provider cannot start: ${webgpuMissing()} ${webgpuInstall} Or use \`device: 'cpu'\` (or \`fallbackToCpu: true\`).`;
+    }
+    return undefined;
+  }
   if (device !== 'cuda') return undefined;
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     return `onnxruntime-node supports \`cuda\` only on Linux x64, this is ${process.platform}/${process.arch}. Use \`device: 'cpu'\`.`;
@@ -157,16 +196,16 @@ export class Session {
     return this.outputs.find((o) => o.name === name);
   }
 
-  /** Runs the model; every output comes back to the CPU as a plain typed array. */
+  /** Runs the model; every output comes back to the CPU as a plain typed array (so no `deviceOutputs`). */
   async run(feeds: Feeds): Promise<Record<string, PlainTensor>> {
     const held = await this.runHeld(feeds);
     const out: Record<string, PlainTensor> = {};
-    for (const [name, value] of Object.entries(held)) {
-      if (value instanceof HeldTensor) {
-        out[name] = await value.read();
-        value.dispose();
-      } else out[name] = value;
+    const onDevice = Object.values(held).filter((v) => v instanceof HeldTensor);
+    if (onDevice.length > 0) {
+      for (const t of onDevice) t.dispose();
+      throw gpuReadError();
     }
+    for (const [name, value] of Object.entries(held)) out[name] = value as PlainTensor;
     return out;
   }
 
@@ -249,13 +288,21 @@ function loadError(path: string, device: Device, cause: unknown): EngineError {
       { cause, file: path },
     );
   }
-  if (device !== 'cpu' && /ExecutionProvider|shared library|adapter|webgpu|cuda|cudnn|cublas/i.test(message)) {
+  if (device === 'webgpu' && /adapter|webgpu|vulkan|dawn/i.test(message)) {
+    // onnxruntime's own text ("Failed to get a WebGPU adapter: No supported adapters") does not say what to install.
+    const detail = /Failed to get a WebGPU adapter: ([^\n]+)/.exec(message)?.[1] ?? message.split('\n')[0];
+    return new EngineError(
+      'sd_engine_provider',
+      `The \`webgpu\` execution provider could not start for ${path} (${detail}). ${webgpuMissing()} ${webgpuInstall} ` +
+        "Or use `device: 'cpu'` (or `fallbackToCpu: true`) to run on the CPU.",
+      { cause, file: path },
+    );
+  }
+  if (device !== 'cpu' && /ExecutionProvider|shared library|adapter|cuda|cudnn|cublas/i.test(message)) {
     return new EngineError(
       'sd_engine_provider',
       `The \`${device}\` execution provider could not load ${path}: ${message.split('\n')[0]}. ` +
-        (device === 'webgpu'
-          ? 'WebGPU needs a GPU with Vulkan drivers (libvulkan.so.1) on Linux. '
-          : 'Check the CUDA 12 and cuDNN 9 libraries are on LD_LIBRARY_PATH. ') +
+        'Check the CUDA 12 and cuDNN 9 libraries are on LD_LIBRARY_PATH. ' +
         "Use `device: 'cpu'` or `fallbackToCpu: true` to run on the CPU.",
       { cause, file: path },
     );

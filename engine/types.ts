@@ -88,7 +88,10 @@ export interface ModelInfo {
   readonly defaultGuidanceScale: number;
   readonly defaultScheduler: SchedulerName;
   readonly supportsImg2Img: boolean;
+  /** Where the model runs: the requested device, or 'cpu' after a fallback. */
   readonly device: Device;
+  /** Set when `fallbackToCpu` replaced the requested device: why (the engine also emits a process warning). */
+  readonly deviceFallback?: string;
 }
 
 /** What the bot core needs from an engine; the real one runs in a worker thread. */

@@ -108,6 +108,25 @@ test('a worker that dies fails the running job with sd_engine_worker_crashed; th
   assert.equal(again.images.length, 1);
 });
 
+test('cuda with fallbackToCpu runs on the CPU, says why in info.deviceFallback and emits a process warning', async () => {
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on('warning', onWarning);
+  const fallback = await createEngine({ modelDir: fixture('tiny-sd'), device: 'cuda', fallbackToCpu: true, intraOpNumThreads: 1 });
+  try {
+    assert.equal(fallback.info.device, 'cpu');
+    assert.match(fallback.info.deviceFallback ?? '', /instead of `cuda` \(fallbackToCpu is set\).*npm run setup:cuda/);
+    assert.equal((await fallback.generate(base)).images.length, 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    const warning = warnings.find((w) => (w as Error & { code?: string }).code === 'sd_engine_provider_fallback');
+    assert.ok(warning, 'a process warning with code sd_engine_provider_fallback');
+    assert.match(warning.message, /npm run setup:cuda/);
+  } finally {
+    process.off('warning', onWarning);
+    await fallback.close();
+  }
+});
+
 test('load errors and provider errors reject createEngine with their code', async () => {
   await assert.rejects(createEngine({ modelDir: '/nonexistent/model' }), isCode('sd_engine_model_load', /Expected a model folder/));
   await assert.rejects(createEngine({ modelDir: fixture('tiny-sd'), device: 'cuda' }), isCode('sd_engine_provider', /npm run setup:cuda/));
