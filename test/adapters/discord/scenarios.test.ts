@@ -269,3 +269,22 @@ test('private commands: /show with the grid and its buttons, /queue with a posit
   assert.match(await privateAnswer(bot.fake.sendCommand('help', {})), /imagine/);
   assert.deepEqual(bot.fake.schemaErrors(), []);
 });
+
+test('missing channel permissions: said up front, and explained in the message when the token runs out', async () => {
+  const channelId = '444444444444444444';
+  bot.fake.setChannelAccess(channelId, 'missing-access');
+  try {
+    const block = await blocker();
+    const it = bot.fake.sendCommand('imagine', { prompt: 'locked room' }, { channelId, appPermissions: String(1n << 10n) });
+    const { messageId, jobId } = await jobOf(it);
+    assert.match(text(messageId), /I'm missing \*\*Send Messages\*\*, \*\*Attach Files\*\*, \*\*Read Message History\*\* in this channel/);
+    bot.fake.clock.advance(14 * 60 * 1000 + 30_000);
+    block.release();
+    await until(() => /I can't keep this message updated/.test(text(messageId)), 'the explanation');
+    assert.match(text(messageId), new RegExp(`/show ${jobId}`));
+    assert.ok(bot.fake.requests((r) => r.params.channel === channelId).every((r) => r.status === 403), 'the channel itself refused the bot');
+  } finally {
+    bot.fake.clock.offsetMs = 0;
+    bot.fake.setChannelAccess(channelId, 'ok');
+  }
+});
