@@ -254,8 +254,29 @@ export class VaeDecoder {
       const out = await this.session.run({
         latent_sample: toFeed(this.latent, slice(latents.data, batch, start, count), [count, ...latents.dims.slice(1)]),
       });
-      return toFloat32(out[this.out.name]);
+      return this.checkFinite(toFloat32(out[this.out.name]));
     });
+  }
+
+  /**
+   * NaN or ±inf pixels would silently become a black or noisy image. In fp16 this is the known SD 2.x / SDXL VAE
+   * overflow (activations beyond fp16's 65504), which needs an fp32 decoder or a patched fp16 one.
+   */
+  private checkFinite(decoded: Float32Tensor): Float32Tensor {
+    const data = decoded.data;
+    let bad = 0;
+    for (let i = 0; i < data.length; i++) if (data[i] - data[i] !== 0) bad++;
+    if (bad === 0) return decoded;
+    const share = `${bad} of ${data.length} values`;
+    const fp16 = this.latent.type === 'float16' || this.out.type === 'float16';
+    throw new EngineError(
+      'sd_engine_inference',
+      fp16
+        ? `${this.session.path} decoded NaN or infinite pixels (${share}): the fp16 VAE overflowed, as SD 2.x and SDXL VAEs do in fp16. ` +
+            'Use an fp32 vae_decoder (export it with fp32 weights and I/O; the UNet can stay fp16), or for SDXL the fp16-safe VAE madebyollin/sdxl-vae-fp16-fix.'
+        : `${this.session.path} decoded NaN or infinite pixels (${share}): the latents diverged. Try fewer steps, a lower guidance scale or another scheduler.`,
+      { file: this.session.path },
+    );
   }
 }
 

@@ -284,7 +284,7 @@ function loadError(path: string, device: Device, cause: unknown): EngineError {
       'sd_engine_model_load',
       `${path} uses the operator \`${kernel[1]}\`, which the \`${device}\` execution provider does not implement. ` +
         'This looks like a graph optimized by onnxruntime for GPU (fused com.microsoft contrib ops such as BiasSplitGelu, ' +
-        'GroupNorm, MultiHeadAttention). Use a plain (unoptimized) export of this model on CPU, or run it with `device: \'cuda\'`.',
+        'GroupNorm, MultiHeadAttention). Use a plain (unoptimized) export of this model on CPU, or run it with `device: \'cuda\'` or `device: \'webgpu\'`.',
       { cause, file: path },
     );
   }

@@ -97,6 +97,20 @@ test('vae decoder: [b, 4, h, w] → [b, 3, 8h, 8w] in [-1, 1], one image per run
   }
 });
 
+test('vae decoder: NaN/inf pixels (the SD 2.x / SDXL fp16 VAE overflow) fail with the fp32-VAE fix, not a black image', async () => {
+  // Latents beyond fp16's range (65504) overflow the fp16 decoder, as SD 2.x/SDXL activations do inside theirs.
+  const huge = { data: new Float32Array(4 * 8 * 8).map((_, i) => (i % 3 ? 1e5 : -1e5)), dims: [1, 4, 8, 8] };
+  const fp16 = new VaeDecoder(await open('tiny-sd-fp16', 'vae_decoder'));
+  await assert.rejects(fp16.decode(huge), (e: unknown) => {
+    assert.ok(e instanceof EngineError && e.code === 'sd_engine_inference');
+    assert.match(e.message, /vae_decoder.*NaN or infinite pixels \(12288 of 12288 values\): the fp16 VAE overflowed.*fp32 vae_decoder.*sdxl-vae-fp16-fix/);
+    return true;
+  });
+  // The same latents decode to finite pixels in fp32.
+  const fp32 = new VaeDecoder(await open('tiny-sd', 'vae_decoder'));
+  assert.ok((await fp32.decode(huge)).data.every(Number.isFinite));
+});
+
 const image = { data: new TorchGenerator(3).randn([1, 3, 64, 64]).map((v) => Math.tanh(v)), dims: [1, 3, 64, 64] };
 
 test('vae encoder: latent_sample output is used as is, one copy per image', async () => {

@@ -89,6 +89,25 @@ test('a webgpu session returns outputs named in deviceOutputs as GPU tensors tha
   }
 });
 
+test('a graph-optimised export (com.microsoft BiasSplitGelu, refused on CPU) runs on webgpu with the fused maths', async () => {
+  if (unavailable) return assert.ok(unavailable.message.length > 0);
+  const session = await createSession(join(import.meta.dirname, '..', 'fixtures', 'onnx', 'bias-split-gelu.onnx'), { device: 'webgpu' });
+  try {
+    const x = Float32Array.from({ length: 4 * 8 }, (_, i) => Math.sin(i) * 2);
+    const y = (await session.run({ x: { type: 'float32', data: x, dims: [1, 4, 8] } })).y.data as Float32Array;
+    // y = left · gelu(right), the halves of each row (bias 0); gelu with erf, via its tanh form within 1e-3.
+    const gelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+    for (let r = 0; r < 4; r++) {
+      for (let c = 0; c < 4; c++) {
+        const expected = x[r * 8 + c] * gelu(x[r * 8 + 4 + c]);
+        assert.ok(Math.abs(y[r * 4 + c] - expected) < 2e-3, `y[${r},${c}] = ${y[r * 4 + c]}, expected ${expected}`);
+      }
+    }
+  } finally {
+    await session.release();
+  }
+});
+
 test('without a Vulkan driver, webgpu fails with the missing part and how to install it; fallbackToCpu runs on the CPU with a warning', () => {
   // A child process, because Vulkan reads its driver list once per process.
   const script = `
