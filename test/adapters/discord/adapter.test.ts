@@ -309,3 +309,20 @@ test('configuration: DISCORD_APP_ID may be left out (read from READY); bad value
   assert.throws(() => createDiscordAdapter({ token: '' }), /Expected `DISCORD_TOKEN` to be the bot token/);
   assert.throws(() => createDiscordAdapter({ token: 't', applicationId: 'my-app' }), /Expected `DISCORD_APP_ID` to be the numeric application id .* got `my-app`/);
 });
+
+test('DISCORD_GUILD_IDS: commands are registered per guild (instant) and not globally', async () => {
+  const other = new ScriptedCore();
+  const guilds = ['111111111111111111', '222222222222222222'];
+  const h2 = await startHarness(other, { guildIds: guilds });
+  try {
+    assert.equal(h2.fake.requests({ route: 'PUT /applications/:app/commands' }).length, 0);
+    const puts = h2.fake.requests({ route: 'PUT /applications/:app/guilds/:guild/commands' });
+    assert.deepEqual(puts.map((r) => r.params.guild), guilds);
+    assert.ok(puts.every((r) => r.status === 200 && r.schemaErrors.length === 0));
+    const got = new Promise<string>((resolve) => (other.onDispatch = async (input) => resolve(input.actor.guildId)));
+    h2.fake.sendCommand('help', {}, { guildId: guilds[1] });
+    assert.equal(await got, guilds[1]);
+  } finally {
+    await h2.close();
+  }
+});
