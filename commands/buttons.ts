@@ -48,6 +48,13 @@ export function draftFor(context: ButtonContext): JobDraft | undefined {
   const limits = services.limits;
   const lineage = { jobId: job.id, action: actionLabel(action) };
   const draft = (kind: JobKind, params: JobParams): JobDraft => ({ actor: input.actor, kind, params, parent: lineage });
+  if (action.type !== 'cancel' && action.type !== 'reroll' && !services.model.supportsImg2Img) {
+    throw new BotError(
+      ErrorCode.Validation,
+      `model ${services.model.name} has no VAE encoder`,
+      `The current model (${services.model.name}) cannot start from an image, so upscale and variations are off; 🔄 still works.`,
+    );
+  }
   // A fresh img2img from one image keeps the source's size and grid.
   const { strength: _s, initImage: _i, ...base } = job.params;
   switch (action.type) {
