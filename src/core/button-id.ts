@@ -104,6 +104,11 @@ export function doneButtons(jobId: string, imageCount: number, upscaled: boolean
   ];
 }
 
+/** Under a failed job: try again with a new seed. */
+export function retryButtons(jobId: string): ButtonRow[] {
+  return [[button(jobId, { type: 'reroll' }, 'primary')]];
+}
+
 export function cancelButtons(jobId: string): ButtonRow[] {
   return [[button(jobId, { type: 'cancel' }, 'danger')]];
 }

@@ -1,5 +1,5 @@
 // Builders of the neutral `ProgressView`s from job records, so every platform shows the same words.
-import { cancelButtons, doneButtons } from './button-id.ts';
+import { cancelButtons, doneButtons, retryButtons } from './button-id.ts';
 import { formatDuration, formatEta, paramsAsFlags, shorten } from './format.ts';
 import type { JobCard, JobRecord, PngImage, ProgressView } from './types.ts';
 
@@ -45,8 +45,7 @@ export function doneView(job: JobRecord, image: PngImage): ProgressView {
 }
 
 export function failedView(job: JobRecord, code: string, reason: string): ProgressView {
-  const retry = doneButtons(job.id, 0, false)[0].filter((b) => b.label === '🔄');
-  return { ...base(job), state: 'failed', code, reason, buttons: [retry], status: `Failed: ${reason}` };
+  return { ...base(job), state: 'failed', code, reason, buttons: retryButtons(job.id), status: `Failed: ${reason}` };
 }
 
 export function cancelledView(job: JobRecord, by: string | undefined): ProgressView {

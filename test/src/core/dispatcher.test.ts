@@ -169,6 +169,7 @@ test('through the core: the time limit fails the job with a message that says wh
     const last = h.surface.messageOf(jobId!)!.views.at(-1)!;
     assert.equal(last.state, 'failed');
     assert.match(last.status, /took longer than the limit/);
+    assert.deepEqual(last.state === 'failed' && last.buttons.map((r) => r.map((b) => b.id)), [[`ib:${jobId}:rr`]]);
   } finally {
     await h.close();
   }
