@@ -24,6 +24,9 @@ import type { GenerateOptions, GenerateResult, ModelInfo, RgbImage } from './typ
 const seedModulus = 2 ** 32;
 
 export class StableDiffusionPipeline {
+  /** When set, GPU-held embeddings are kept here instead of freed (the benchmark replays runs that used them). */
+  retainHeld: HeldTensor[] | undefined;
+
   private constructor(
     readonly folder: ModelFolder,
     readonly info: ModelInfo,
@@ -230,7 +233,10 @@ export class StableDiffusionPipeline {
       }
       return images;
     } finally {
-      if (promptEmbeds instanceof HeldTensor) promptEmbeds.dispose();
+      if (promptEmbeds instanceof HeldTensor) {
+        if (this.retainHeld) this.retainHeld.push(promptEmbeds);
+        else promptEmbeds.dispose();
+      }
     }
   }
 
