@@ -113,6 +113,7 @@ export function createCore(deps: CoreDeps): Core {
     weights: config.queueGuildWeights,
     jobTimeoutMs: config.jobTimeoutMs,
     onChange: scheduleRefresh,
+    onMeasured: (ms) => void store.setMsPerUnit(ms).catch((error: unknown) => log.warn({ err: error }, 'could not store the job time average')),
     onError: (error, job) => log.error({ jobId: job.id, err: error }, 'job runner crashed'),
   });
 
@@ -174,6 +175,8 @@ export function createCore(deps: CoreDeps): Core {
     hub,
     store,
     async start() {
+      const remembered = await store.msPerUnit();
+      if (remembered !== undefined) dispatcher.seedEstimate(remembered);
       const pending = await store.pendingJobs();
       for (const found of pending) {
         let job: JobRecord = found;

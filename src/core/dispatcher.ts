@@ -25,6 +25,8 @@ export interface DispatcherOptions {
   readonly onError?: (error: unknown, job: JobRecord) => void;
   /** Seed for the moving average, in ms per unit of work (see `workUnits`). @default undefined (ETA unknown at first) */
   readonly initialMsPerUnit?: number;
+  /** Called with the new moving average after each measured job (to persist it). */
+  readonly onMeasured?: (msPerUnit: number) => void;
 }
 
 interface Entry {
@@ -258,6 +260,15 @@ export class FairDispatcher implements JobQueue {
     const sample = ms / workUnits(job);
     // Exponential moving average: recent jobs count most, one outlier does not swing the ETA.
     this.#msPerUnit = this.#msPerUnit === undefined ? sample : 0.7 * this.#msPerUnit + 0.3 * sample;
+    this.#options.onMeasured?.(this.#msPerUnit);
+  }
+
+  /** Start the moving average from a remembered value (e.g. after a restart), unless jobs were measured already. */
+  seedEstimate(msPerUnit: number): void {
+    if (this.#msPerUnit === undefined && Number.isFinite(msPerUnit) && msPerUnit > 0) {
+      this.#msPerUnit = msPerUnit;
+      this.#changed();
+    }
   }
 
   #estimate(job: JobRecord): number | undefined {

@@ -141,6 +141,17 @@ export class JobStore {
     await this.#keyv.set(`settings:guild:${platform}:${guildId}`, value);
   }
 
+  /** The queue's moving average of ms per unit of work, kept so ETAs are known right after a restart. */
+  async msPerUnit(): Promise<number | undefined> {
+    return this.#keyv.get<number>('meta:ms-per-unit');
+  }
+
+  setMsPerUnit(value: number): Promise<void> {
+    return this.#exclusive(async () => {
+      await this.#keyv.set('meta:ms-per-unit', value);
+    });
+  }
+
   /** Wait for queued writes, then close the connection. */
   async close(): Promise<void> {
     await this.#exclusive(async () => undefined);

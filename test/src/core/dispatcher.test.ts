@@ -201,3 +201,24 @@ test('through the core: follow-ups (U/V/🔄) go before new prompts in a guild; 
     await h.close();
   }
 });
+
+test('through the core: the job-time average survives a restart, so ETAs are known at once', async () => {
+  const first = await harness({ engine: { stepMs: 5 } });
+  const { jobId } = await first.imagine(actor('ana'), 'measure me --steps 4');
+  await first.settle(jobId!);
+  const measured = first.core.dispatcher.msPerUnit!;
+  assert.ok(measured > 0);
+  await first.close();
+  const second = await harness({ dataDir: first.dataDir, engine: { stepMs: 5 } });
+  try {
+    assert.equal(second.core.dispatcher.msPerUnit, measured);
+    const a = await second.imagine(actor('bob'), 'one --steps 40');
+    const b = await second.imagine(actor('bob'), 'two --steps 4');
+    const at = await second.core.dispatcher.position(b.jobId!);
+    assert.equal(at?.position, 1);
+    assert.ok(at?.etaMs !== undefined && at.etaMs > 0);
+    await second.settle(a.jobId!, b.jobId!);
+  } finally {
+    await second.close();
+  }
+});
