@@ -61,7 +61,10 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
   });
   let core: BotCore | undefined;
   const metrics = options.metrics ?? botMetrics();
-  client.rest.on(RESTEvents.RateLimited, () => metrics.recordRateLimit('discord'));
+  // Count real 429s only: RateLimited also fires when discord.js merely paces itself from the headers.
+  client.rest.on(RESTEvents.Response, (_request, response) => {
+    if (response.status === 429) metrics.recordRateLimit('discord');
+  });
 
   return {
     name: 'discord',

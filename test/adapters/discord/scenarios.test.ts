@@ -10,7 +10,8 @@ import { startBot, type Bot } from './real-core.ts';
 let bot: Bot;
 
 before(async () => {
-  bot = await startBot({ minEditIntervalMs: 100 });
+  // Edits at most every 50 ms (production: 1 s) so that short test jobs still show several previews.
+  bot = await startBot({ minEditIntervalMs: 50 });
 });
 after(() => bot.close());
 afterEach(() => bot.gate.open()); // a failed test must not leave the engine held
@@ -61,6 +62,12 @@ const editsOf = (messageId: string) =>
 
 /** A job that holds the engine (it stays "running" behind the engine gate) until `release()`. */
 async function blocker(user = 'dave', guildId?: string) {
+  // Earlier tests' jobs must not be the ones held.
+  let idle = false;
+  await until(() => {
+    void bot.core.dispatcher.depth().then((d) => (idle = d.running === 0 && d.queued === 0));
+    return idle;
+  }, 'an idle queue');
   bot.gate.closed = true;
   const it = bot.fake.sendCommand('imagine', { prompt: 'blocker --steps 4' }, { user: bot.fake.user(user), ...(guildId ? { guildId } : {}) });
   const job = await jobOf(it);
@@ -85,7 +92,7 @@ test('/imagine: acknowledged first, previews while running, ends as the 2×2 gri
   const edits = editsOf(messageId);
   const previews = edits.filter((r) => /Step [1-9]\d*\/\d+/.test((r.body as { content: string }).content) && r.files.length === 1);
   assert.ok(previews.length >= 2, `${previews.length} preview edits with an image`);
-  for (let n = 1; n < edits.length; n++) assert.ok(edits[n].at - edits[n - 1].at >= 90, 'edits paced by minEditIntervalMs');
+  for (let n = 1; n < edits.length; n++) assert.ok(edits[n].at - edits[n - 1].at >= 50, 'edits paced by minEditIntervalMs');
 
   assert.match(final.content, new RegExp(`^\\*\\*a red fox\\*\\* --seed 7 --steps 150 .* - <@${it.ctx.user.id}> \\(Done in \\d+ s · job ${jobId}\\)$`));
   const grid = await sharp(bot.fake.attachmentBytes(final.attachments[0].url)!).metadata();
@@ -228,6 +235,8 @@ test('429 and 5xx injected while a job runs: retry_after obeyed, 5xx retried, th
   assert.ok(calls[1].at - calls[0].at >= 240, 'waited retry_after');
   assert.ok(calls[3].at - calls[2].at >= 200, 'backed off before the second retry');
   assert.equal(bot.fake.rateLimited - limitedBefore, 1);
+  const hits = /imagine_rate_limit_hits_total\{platform="discord"\} (\d+)/.exec(await bot.metrics.text());
+  assert.equal(Number(hits?.[1]), bot.fake.rateLimited, 'every 429 is counted in the metrics');
   assert.equal(final.attachments.length, 1);
 });
 
