@@ -2,7 +2,7 @@
 // prompts, seeds, image counts and guidance scales may differ (guidance is applied per image).
 import { EngineError } from './errors.ts';
 import type { ResolvedInputs } from './check-inputs.ts';
-import type { GenerateOptions, ModelInfo } from './types.ts';
+import type { Engine, GenerateOptions, GenerateResult, ModelInfo } from './types.ts';
 
 /**
  * A key equal for requests that `generateBatch` can run together, from the options as a caller holds them
@@ -33,4 +33,62 @@ export function checkBatchable(inputs: readonly ResolvedInputs[]): void {
   if (other) {
     throw new EngineError('sd_engine_invalid_input', `Requests in one batch must share size, steps, scheduler and CFG mode; got ${first} and ${key(other)}. Group them with batchKey().`);
   }
+}
+
+export interface JobBatchingOptions {
+  /** Most requests in one UNet batch (each may have several images). */
+  readonly maxBatch: number;
+  /** How long a request waits for companions with the same batchKey before it runs. @default 20 */
+  readonly windowMs?: number;
+}
+
+interface Pending {
+  readonly options: GenerateOptions;
+  readonly resolve: (result: GenerateResult) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * An engine whose `generate` calls that arrive together (within `windowMs`) and share a `batchKey` run as one
+ * `generateBatch`. Callers stay unchanged: a bot starts the jobs it wants batched at the same time, and each call
+ * still resolves with its own result. Returns the engine itself when it cannot batch or maxBatch ≤ 1.
+ */
+export function withJobBatching(engine: Engine, options: JobBatchingOptions): Engine {
+  const { maxBatch, windowMs = 20 } = options;
+  if (!engine.generateBatch || maxBatch <= 1) return engine;
+  const groups = new Map<string, { requests: Pending[]; timer: NodeJS.Timeout }>();
+
+  const flush = (key: string) => {
+    const group = groups.get(key);
+    if (!group) return;
+    groups.delete(key);
+    clearTimeout(group.timer);
+    const { requests } = group;
+    const promises = requests.length === 1 ? [engine.generate(requests[0].options)] : engine.generateBatch!(requests.map((r) => r.options));
+    promises.forEach((p, i) => p.then(requests[i].resolve, requests[i].reject));
+  };
+
+  return {
+    get info() {
+      return engine.info;
+    },
+    generate(request: GenerateOptions): Promise<GenerateResult> {
+      const key = batchKey(request, engine.info);
+      if (key === undefined) return engine.generate(request);
+      return new Promise<GenerateResult>((resolve, reject) => {
+        let group = groups.get(key);
+        if (!group) {
+          group = { requests: [], timer: setTimeout(() => flush(key), windowMs) };
+          groups.set(key, group);
+        }
+        group.requests.push({ options: request, resolve, reject });
+        if (group.requests.length >= maxBatch) flush(key);
+      });
+    },
+    generateBatch: (requests) => engine.generateBatch!(requests),
+    async close() {
+      for (const key of [...groups.keys()]) flush(key);
+      await engine.close();
+    },
+  };
 }

@@ -8,7 +8,8 @@
 //   });
 //   const png = await encodePng(composeGrid(images, 2));
 //   await engine.close();
-export { batchKey } from './batching.ts';
+export { batchKey, withJobBatching } from './batching.ts';
+export type { JobBatchingOptions } from './batching.ts';
 export { createEngine, defaultModelDir, embeddedModelName } from './engine.ts';
 export { EngineError, EngineErrorCode } from './errors.ts';
 export { limits as engineLimits } from './check-inputs.ts';

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { batchKey, checkBatchable } from '../../engine/batching.ts';
+import { batchKey, checkBatchable, withJobBatching } from '../../engine/batching.ts';
 import { checkInputs } from '../../engine/check-inputs.ts';
+import { createEngine } from '../../engine/engine.ts';
 import { EngineError } from '../../engine/errors.ts';
 import { readModelFolder } from '../../engine/model-folder.ts';
 import { StableDiffusionPipeline } from '../../engine/pipeline.ts';
-import type { GenerateOptions, GenerateResult, ModelInfo, RgbImage, SchedulerName } from '../../engine/types.ts';
+import type { Engine, GenerateOptions, GenerateResult, ModelInfo, RgbImage, SchedulerName } from '../../engine/types.ts';
 import { fixture, gradient } from './helpers.ts';
 
 let sd: StableDiffusionPipeline;
@@ -152,4 +153,46 @@ test('checkBatchable rejects mixed sizes and img2img with how to group them', as
   assert.throws(() => checkBatchable([resolve({ prompt: 'a', image: gradient(64, 64) }), resolve({ prompt: 'b' })]), /img2img requests .* run alone/);
   assert.doesNotThrow(() => checkBatchable([resolve({ prompt: 'a', guidanceScale: 2 }), resolve({ prompt: 'b', guidanceScale: 9 })]));
   await assert.rejects(sd.generateBatch([{ prompt: 'a' }, { prompt: 'b', numInferenceSteps: 3 }]), /must share size, steps/);
+});
+
+test('withJobBatching: generate calls arriving together with one batchKey run as one generateBatch, each with its own result', async () => {
+  const worker = await createEngine({ modelDir: fixture('tiny-sd'), intraOpNumThreads: 1 });
+  const batchSizes: number[] = [];
+  // Observe the worker engine's calls (the engine itself stays real).
+  const observed: Engine = {
+    get info() {
+      return worker.info;
+    },
+    generate: (o) => {
+      batchSizes.push(1);
+      return worker.generate(o);
+    },
+    generateBatch: (rs) => {
+      batchSizes.push(rs.length);
+      return worker.generateBatch!(rs);
+    },
+    close: () => worker.close(),
+  };
+  const engine = withJobBatching(observed, { maxBatch: 3, windowMs: 50 });
+  try {
+    const base = { numInferenceSteps: 3, scheduler: 'EulerDiscreteScheduler' } as const;
+    const options: GenerateOptions[] = [
+      { ...base, prompt: 'one', seed: 1 },
+      { ...base, prompt: 'two', seed: 2, numImagesPerPrompt: 2 },
+      { ...base, prompt: 'other size', seed: 3, width: 128 },
+      { ...base, prompt: 'three', seed: 4 },
+      { ...base, prompt: 'four (next batch: max 3)', seed: 5 },
+    ];
+    const results = await Promise.all(options.map((o) => engine.generate(o)));
+    assert.deepEqual(batchSizes.sort(), [1, 1, 3]);
+    for (let r = 0; r < options.length; r++) {
+      const alone = await sd.generate(options[r]);
+      assert.deepEqual(results[r].seeds, alone.seeds);
+      alone.images.forEach((img, i) => assert.ok(maxDiff(results[r].images[i], img) <= 1, `request ${r} image ${i}`));
+    }
+    // Disabled: the engine itself comes back.
+    assert.equal(withJobBatching(observed, { maxBatch: 1 }), observed);
+  } finally {
+    await engine.close();
+  }
 });
