@@ -27,6 +27,12 @@ export interface DispatcherOptions {
   readonly initialMsPerUnit?: number;
   /** Called with the new moving average after each measured job (to persist it). */
   readonly onMeasured?: (msPerUnit: number) => void;
+  /**
+   * Cross-job batching (off when absent or max ≤ 1): jobs that come next in the fair order and share `key` start
+   * together, up to `max`, so the engine can run them as one UNet batch. Only consecutive jobs join, so the start
+   * order is exactly the unbatched one and no guild gains a turn. `key` undefined: the job runs alone.
+   */
+  readonly batch?: { readonly max: number; readonly key: (job: JobRecord) => string | undefined };
 }
 
 interface Entry {
@@ -69,7 +75,8 @@ export class FairDispatcher implements JobQueue {
     this.#options = options;
     const weights = options.weights ?? {};
     this.#queue = new FairQueue<Entry>((guild) => weights[guild] ?? 1);
-    this.#slot = new PQueue({ concurrency: options.concurrency ?? 1 });
+    // A batch's jobs run side by side in one engine slot.
+    this.#slot = new PQueue({ concurrency: (options.concurrency ?? 1) * Math.max(1, options.batch?.max ?? 1) });
     this.#msPerUnit = options.initialMsPerUnit;
   }
 
@@ -220,7 +227,22 @@ export class FairDispatcher implements JobQueue {
       const entry = this.#queue.next();
       if (!entry) return;
       this.#start(entry);
+      for (const companion of this.#companions(entry)) this.#start(companion);
     }
+  }
+
+  /** Queued jobs right after `entry` in the fair order with its batch key (taken from the queue), up to batch.max − 1. */
+  #companions(entry: Entry): Entry[] {
+    const batch = this.#options.batch;
+    const key = batch && batch.max > 1 ? batch.key(entry.job) : undefined;
+    if (key === undefined) return [];
+    const taken: Entry[] = [];
+    for (const next of this.#queue.predictedOrder()) {
+      if (taken.length >= batch!.max - 1 || batch!.key(next.job) !== key) break;
+      // next() takes exactly this entry (same order as predicted) and charges its guild's turn.
+      taken.push(this.#queue.next()!);
+    }
+    return taken;
   }
 
   #start(entry: Entry): void {
