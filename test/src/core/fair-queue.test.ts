@@ -6,9 +6,11 @@ import { FairQueue } from '../../../src/core/fair-queue.ts';
 interface Item {
   id: string;
   guild: string;
+  user: string;
   priority: number;
 }
-const item = (id: string, guild: string, priority = 0): Item => ({ id, guild, priority });
+/** By default every item has its own user, so only guild fairness and priority order them. */
+const item = (id: string, guild: string, priority = 0, user = `u-${id}`): Item => ({ id, guild, user, priority });
 const drain = (q: FairQueue<Item>) => {
   const out: string[] = [];
   for (let x = q.next(); x; x = q.next()) out.push(x.id);
@@ -54,6 +56,26 @@ test('priority within a guild: higher first, FIFO within a priority; other guild
   assert.deepEqual(drain(q), ['boost', 'b', 'up', 'p1', 'p2']);
 });
 
+test('within a guild, users take turns: three prompts of one user do not hold up another user\'s one', () => {
+  const q = new FairQueue<Item>();
+  q.add(item('a1', 'G', 0, 'ana'));
+  q.add(item('a2', 'G', 0, 'ana'));
+  q.add(item('a3', 'G', 0, 'ana'));
+  q.add(item('b1', 'G', 0, 'bob'));
+  assert.equal(q.next()?.id, 'a1');
+  q.add(item('c1', 'G', 0, 'cy'));
+  // bob and cy are in round 0 with ana's a1; ana's a2 is round 1, a3 round 2.
+  assert.equal(q.next()?.id, 'b1');
+  // Submitting one at a time earns nothing: bob's next item joins the current round, after ana's waiting a2.
+  q.add(item('b2', 'G', 0, 'bob'));
+  assert.deepEqual(drain(q), ['c1', 'a2', 'b2', 'a3']);
+  // Priority still comes first.
+  q.add(item('p1', 'G', 0, 'ana'));
+  q.add(item('p2', 'G', 0, 'ana'));
+  q.add(item('up', 'G', 1, 'ana'));
+  assert.deepEqual(drain(q), ['up', 'p1', 'p2']);
+});
+
 test('remove takes an item out wherever it is', () => {
   const q = new FairQueue<Item>();
   ['a0', 'a1', 'a2'].forEach((id) => q.add(item(id, 'A')));
@@ -67,7 +89,12 @@ test('remove takes an item out wherever it is', () => {
 test('property: predictedOrder is exactly the order next() returns', () => {
   const ops = fc.array(
     fc.oneof(
-      fc.record({ op: fc.constant('add' as const), guild: fc.constantFrom('A', 'B', 'C', 'D'), priority: fc.integer({ min: 0, max: 2 }) }),
+      fc.record({
+        op: fc.constant('add' as const),
+        guild: fc.constantFrom('A', 'B', 'C', 'D'),
+        user: fc.constantFrom('u1', 'u2', 'u3'),
+        priority: fc.integer({ min: 0, max: 2 }),
+      }),
       fc.record({ op: fc.constant('next' as const) }),
       fc.record({ op: fc.constant('remove' as const), pick: fc.nat() }),
     ),
@@ -81,7 +108,7 @@ test('property: predictedOrder is exactly the order next() returns', () => {
       for (const o of list) {
         if (o.op === 'add') {
           const id = `i${n++}`;
-          q.add(item(id, o.guild, o.priority));
+          q.add(item(id, o.guild, o.priority, o.user));
           live.push(id);
         } else if (o.op === 'next') {
           const x = q.next();
