@@ -21,15 +21,24 @@ function machine(): string {
   return `${cpu}, ${cpus().length} logical cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${process.platform}/${process.arch}; Node ${process.version}, onnxruntime-node ${ort}`;
 }
 
-/** Headline rows from a script's printed markdown: table rows whose first cell is bold. */
+/** Headline rows from a script's printed markdown: table rows whose first cell is bold, extra columns named. */
 export function headlineRows(benchmark: string, output: string): BenchRow[] {
-  return output
-    .split('\n')
-    .filter((line) => /^\|\s*\*\*/.test(line))
-    .map((line) => {
-      const cells = line.split('|').slice(1, -1).map((c) => c.trim());
-      return { benchmark, metric: cells[0].replace(/\*\*/g, ''), value: cells[1].replace(/\*\*/g, ''), notes: cells.slice(2).join('; ') };
-    });
+  const cellsOf = (line: string) => line.split('|').slice(1, -1).map((c) => c.trim().replace(/\*\*/g, ''));
+  const lines = output.split('\n');
+  const rows: BenchRow[] = [];
+  let header: string[] = [];
+  lines.forEach((line, i) => {
+    if (/^\|\s*-/.test(lines[i + 1] ?? '')) header = cellsOf(line);
+    if (!/^\|\s*\*\*/.test(line)) return;
+    const cells = cellsOf(line);
+    const value = header[1] && cells.length > 2 ? `${cells[1]} (${header[1]})` : cells[1];
+    const notes = cells
+      .slice(2)
+      .map((c, k) => (header[k + 2] ? `${header[k + 2]}: ${c}` : c))
+      .join('; ');
+    rows.push({ benchmark, metric: cells[0], value, notes });
+  });
+  return rows;
 }
 
 async function run(name: string): Promise<BenchRow[]> {

@@ -11,7 +11,13 @@ test('a script benchmark’s bold table rows become its headline figures', () =>
     '| **overhead ratio** (wall / bare model time) | **1.042** (per-run median 1.040) | 1.081 |',
   ].join('\n');
   assert.deepEqual(headlineRows('engine', printed), [
-    { benchmark: 'engine', metric: 'overhead ratio (wall / bare model time)', value: '1.042 (per-run median 1.040)', notes: '1.081' },
+    {
+      benchmark: 'engine',
+      metric: 'overhead ratio (wall / bare model time)',
+      value: '1.042 (per-run median 1.040) (in-process pipeline)',
+      notes: 'worker engine (bot path): 1.081',
+    },
   ]);
   assert.deepEqual(headlineRows('x', 'no tables here'), []);
+  assert.deepEqual(headlineRows('q', '| **p99** | 40 ms |'), [{ benchmark: 'q', metric: 'p99', value: '40 ms', notes: '' }]);
 });
