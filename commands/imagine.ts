@@ -103,7 +103,7 @@ export function resolveParams(
 export default {
   data: {
     name: 'imagine',
-    description: 'Draw four images from a prompt, Midjourney style (flags: --ar --seed --no --steps --guidance --sampler --n)',
+    description: 'Draw four images from a prompt (flags: --ar --seed --no --steps --guidance --sampler --n)',
     options: imagineOptions(),
     ephemeral: false,
     textOption: 'prompt',
