@@ -3,11 +3,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { commands } from '../../commands/index.ts';
+import type { CommandDefinition } from '../../src/core/types.ts';
+
+const definitions: readonly CommandDefinition[] = commands.map((c) => c.data);
 
 test('names, descriptions, options and choices fit Discord and Slack limits', () => {
-  const names = commands.map((c) => c.data.name);
+  const names = definitions.map((d) => d.name);
   assert.deepEqual(names, ['imagine', 'settings', 'show', 'queue', 'cancel', 'help']);
-  for (const { data } of commands) {
+  for (const data of definitions) {
     assert.match(data.name, /^[a-z0-9-]{1,32}$/);
     assert.ok(data.description.length >= 1 && data.description.length <= 100, `/${data.name} description is ${data.description.length} characters`);
     assert.ok(data.options.length <= 25, `/${data.name} has ${data.options.length} options`);
@@ -29,6 +32,6 @@ test('names, descriptions, options and choices fit Discord and Slack limits', ()
 });
 
 test('answers that concern only the user are ephemeral; /imagine posts in the channel', () => {
-  const ephemeral = Object.fromEntries(commands.map((c) => [c.data.name, c.data.ephemeral]));
+  const ephemeral = Object.fromEntries(definitions.map((d) => [d.name, d.ephemeral]));
   assert.deepEqual(ephemeral, { imagine: false, settings: true, show: true, queue: true, cancel: true, help: true });
 });
