@@ -2,6 +2,7 @@
 // `start()` recovers unfinished jobs from the store (queued and interrupted ones, in their original order).
 import { EventEmitter } from 'node:events';
 import type { BotConfig } from '../../config/schema.ts';
+import { batchKey, withJobBatching } from '../../engine/index.ts';
 import type { Engine } from '../../engine/index.ts';
 import { Bot, type ButtonHandlers } from './bot.ts';
 import { FairDispatcher } from './dispatcher.ts';
@@ -33,7 +34,8 @@ export type CoreConfig = Pick<
   | 'varyStrongStrength'
   | 'varySubtleStrength'
   | 'bannedWords'
->;
+> &
+  Partial<Pick<BotConfig, 'engineBatchJobs'>>;
 
 export interface CoreDeps {
   readonly config: CoreConfig;
@@ -93,8 +95,12 @@ export function createCore(deps: CoreDeps): Core {
     }, 50);
   };
 
+  // Cross-job batching (ENGINE_BATCH_JOBS > 1): the dispatcher starts compatible jobs together and the engine
+  // wrapper turns their generate calls into one UNet batch.
+  const batchJobs = config.engineBatchJobs ?? 1;
+  const jobBatchKey = (job: JobRecord) => (job.params.initImage ? undefined : batchKey(job.params, engine.info));
   const runJob = createJobRunner({
-    engine,
+    engine: batchJobs > 1 ? withJobBatching(engine, { maxBatch: batchJobs, windowMs: 50 }) : engine,
     store,
     hub,
     log,
@@ -112,6 +118,7 @@ export function createCore(deps: CoreDeps): Core {
     maxTotal: config.queueMaxTotal,
     weights: config.queueGuildWeights,
     jobTimeoutMs: config.jobTimeoutMs,
+    ...(batchJobs > 1 && { batch: { max: batchJobs, key: jobBatchKey } }),
     onChange: scheduleRefresh,
     onMeasured: (ms) => void store.setMsPerUnit(ms).catch((error: unknown) => log.warn({ err: error }, 'could not store the job time average')),
     onError: (error, job) => log.error({ jobId: job.id, err: error }, 'job runner crashed'),
