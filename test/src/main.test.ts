@@ -2,10 +2,11 @@
 // and shuts down gracefully on SIGTERM (the running job finishes, or is stored as queued and runs after a restart).
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
+import { defaultModelDir } from '../../engine/index.ts';
 import { openJobStore } from '../../src/core/job-store.ts';
 import { StartError, resolveModelDir } from '../../src/main.ts';
 
@@ -139,5 +140,28 @@ test('a job still running after SHUTDOWN_GRACE_MS is stored as queued and comple
     assert.deepEqual([job?.status, job?.completions, job?.attempts], ['done', 1, 2]);
   } finally {
     await store.close();
+  }
+});
+
+test('with no MODEL_DIR, npm start runs the embedded model when it is present, and otherwise says how to get it', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'imagine-embedded-'));
+  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', DATA_DIR: dataDir };
+  if (existsSync(join(defaultModelDir, 'model_index.json'))) {
+    // An empty MODEL_DIR counts as unset (config/load.ts), overriding startBot's fixture default.
+    const bot = await startBot({ DATA_DIR: dataDir, MODEL_DIR: '' });
+    try {
+      const health = (await (await fetch(`${bot.url}/healthz`)).json()) as { status: string; engine: { loaded: boolean } };
+      assert.deepEqual([health.status, health.engine.loaded], ['ok', true]);
+      assert.match(bot.output(), new RegExp(`"modelDir":"${defaultModelDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`));
+    } finally {
+      bot.child.kill('SIGTERM');
+      assert.equal(await bot.exited, 0);
+    }
+  } else {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    assert.equal(await new Promise((r) => child.on('exit', r)), 1);
+    assert.match(stderr, /The embedded default model is missing: .*model_index\.json does not exist/);
   }
 });

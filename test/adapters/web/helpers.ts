@@ -1,11 +1,11 @@
 // A real playground in this process: the real engine on a model folder, a real SQLite store in a temp folder, the
 // real core and commands, and the web adapter on a free port. Plus a small SSE client for HTTP-level tests.
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commands, handleButton, isEphemeralAction } from '../../../commands/index.ts';
 import { defaultConfig } from '../../../config/defaults.ts';
-import { createEngine, defaultModelDir } from '../../../engine/index.ts';
+import { createEngine } from '../../../engine/index.ts';
 import { type CoreConfig, createCore } from '../../../src/core/create-core.ts';
 import { Health } from '../../../src/core/health.ts';
 import { openJobStore } from '../../../src/core/job-store.ts';
@@ -14,8 +14,6 @@ import { createMetrics, observeCore } from '../../../src/core/metrics.ts';
 import { createWebAdapter } from '../../../src/adapters/web/index.ts';
 
 export const fixtureModel = join(import.meta.dirname, '../../fixtures/models/tiny-sd');
-/** The embedded model when it has landed, else the tiny fixture (same layout, random weights). */
-export const playgroundModel = existsSync(join(defaultModelDir, 'model_index.json')) ? defaultModelDir : fixtureModel;
 
 export async function startPlayground(options: { modelDir?: string; config?: Partial<CoreConfig> } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'imagine-web-'));

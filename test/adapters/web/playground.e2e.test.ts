@@ -1,11 +1,12 @@
 // The playground end to end in real headless Chromium (Debian's, driven by playwright-core; no browser download):
-// real core, real engine, real SQLite. Screenshots land in artifacts/ for a human to look at.
+// real core, real engine, real SQLite. Screenshots land in artifacts/ for a human to look at. The engine runs the tiny
+// fixture model: its speed is known, so the step counts below keep the test near 15 s (the subject here is the page).
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { playgroundModel, startPlayground } from './helpers.ts';
+import { fixtureModel, startPlayground } from './helpers.ts';
 
 const executablePath = '/usr/bin/chromium';
 const artifacts = join(import.meta.dirname, '../../../artifacts');
@@ -16,7 +17,7 @@ let browser: Browser;
 before(async () => {
   assert.ok(existsSync(executablePath), `${executablePath} is missing: install Debian's Chromium with \`apt-get install chromium\` (.ci/run does this in CI)`);
   mkdirSync(artifacts, { recursive: true });
-  app = await startPlayground({ modelDir: playgroundModel });
+  app = await startPlayground({ modelDir: fixtureModel });
   // launch() gives every run a fresh temporary profile (user-data dir).
   browser = await chromium.launch({
     executablePath,
