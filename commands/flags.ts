@@ -24,6 +24,12 @@ export const samplers = {
 export type SamplerName = keyof typeof samplers;
 export const samplerNames = Object.keys(samplers) as SamplerName[];
 
+/** A sampler's job parameters: the scheduler class, Karras sigmas when the name asks for them, the name for display. */
+export function samplerParams(sampler: SamplerName): { scheduler: SchedulerName; useKarrasSigmas?: boolean; sampler: SamplerName } {
+  const entry: { scheduler: SchedulerName; useKarrasSigmas?: boolean } = samplers[sampler];
+  return { scheduler: entry.scheduler, ...(entry.useKarrasSigmas !== undefined && { useKarrasSigmas: entry.useKarrasSigmas }), sampler };
+}
+
 /** The parameters a user can set, diffusers names; undefined = not given (defaults apply later). */
 export interface ImagineFlags {
   readonly prompt: string;

@@ -22,7 +22,8 @@ import {
   parseFlagValue,
   parseFlags,
   samplerNames,
-  samplers,
+  samplerParams,
+  type SamplerName,
   sizeFor,
 } from './flags.ts';
 
@@ -84,7 +85,7 @@ export function resolveParams(
   const pick = <K extends keyof GenerationDefaults>(key: K): GenerationDefaults[K] | undefined =>
     chain.find((d) => d[key] !== undefined)?.[key];
   const aspectRatio = flags.aspectRatio ?? pick('aspectRatio');
-  const sampler = flags.sampler ?? (pick('sampler') as keyof typeof samplers | undefined);
+  const sampler = flags.sampler ?? (pick('sampler') as SamplerName | undefined);
   const { width, height } = sizeFor(aspectRatio, model);
   return {
     prompt: flags.prompt,
@@ -95,7 +96,7 @@ export function resolveParams(
     guidanceScale: flags.guidanceScale ?? pick('guidanceScale') ?? limits.defaultGuidanceScale ?? model.defaultGuidanceScale,
     seed: flags.seed ?? randomSeed(),
     numImagesPerPrompt: flags.numImagesPerPrompt ?? pick('numImagesPerPrompt') ?? limits.defaultImages,
-    ...(sampler !== undefined && { scheduler: samplers[sampler].scheduler, sampler }),
+    ...(sampler !== undefined && samplerParams(sampler)),
     ...(aspectRatio !== undefined && { aspectRatio }),
   };
 }

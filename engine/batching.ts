@@ -15,11 +15,13 @@ export function batchKey(options: GenerateOptions, info: ModelInfo): string | un
   const steps = options.numInferenceSteps ?? info.defaultSteps;
   const scheduler = options.scheduler ?? info.defaultScheduler;
   const cfg = (options.guidanceScale ?? info.defaultGuidanceScale) > 1;
-  return `${width}x${height}/${steps}/${scheduler}/${cfg ? 'cfg' : 'nocfg'}`;
+  const karras = options.useKarrasSigmas === undefined ? '' : options.useKarrasSigmas ? '+karras' : '-karras';
+  return `${width}x${height}/${steps}/${scheduler}${karras}/${cfg ? 'cfg' : 'nocfg'}`;
 }
 
 function key(input: ResolvedInputs): string {
-  return `${input.width}×${input.height}, ${input.numInferenceSteps} steps, ${input.scheduler}, CFG ${input.guidanceScale > 1 ? 'on' : 'off'}`;
+  const karras = input.useKarrasSigmas === undefined ? '' : ` (Karras sigmas ${input.useKarrasSigmas ? 'on' : 'off'})`;
+  return `${input.width}×${input.height}, ${input.numInferenceSteps} steps, ${input.scheduler}${karras}, CFG ${input.guidanceScale > 1 ? 'on' : 'off'}`;
 }
 
 /** Fails (every request) when resolved inputs cannot share a batch: a caller bug, since batchKey groups them. */

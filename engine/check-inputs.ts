@@ -3,7 +3,7 @@
 import { randomInt } from 'node:crypto';
 import { EngineError } from './errors.ts';
 import type { ModelFolder } from './model-folder.ts';
-import { isSchedulerName, schedulerNames } from './schedulers/index.ts';
+import { isSchedulerName, karrasSchedulerNames, schedulerNames } from './schedulers/index.ts';
 import type { GenerateOptions, RgbImage, SchedulerName } from './types.ts';
 
 export const limits = {
@@ -24,6 +24,8 @@ export interface ResolvedInputs {
   readonly seed: number;
   readonly numImagesPerPrompt: number;
   readonly scheduler: SchedulerName;
+  /** undefined: as the model's scheduler config says. */
+  readonly useKarrasSigmas: boolean | undefined;
   readonly image: RgbImage | undefined;
   readonly strength: number;
   readonly previewEvery: number;
@@ -88,6 +90,13 @@ export function checkInputs(options: GenerateOptions, model: ModelFolder): Resol
   if (!isSchedulerName(scheduler)) {
     invalid(`Expected \`scheduler\` to be one of ${schedulerNames.map((s) => `\`${s}\``).join(', ')}, got ${shown(scheduler)}`);
   }
+  const { useKarrasSigmas } = options;
+  if (useKarrasSigmas !== undefined && typeof useKarrasSigmas !== 'boolean') {
+    invalid(`Expected \`useKarrasSigmas\` to be a boolean, got ${shown(useKarrasSigmas)}`);
+  }
+  if (useKarrasSigmas && !karrasSchedulerNames.includes(scheduler)) {
+    invalid(`\`useKarrasSigmas\` needs a scheduler with Karras sigmas (${karrasSchedulerNames.map((s) => `\`${s}\``).join(', ')}); \`${scheduler}\` has none. Pick one of those or leave \`useKarrasSigmas\` out.`);
+  }
   const image = options.image === undefined ? undefined : checkImage(options.image);
   const strength = number('strength', options.strength ?? 0.8, 0, 1, true);
   const numInferenceSteps = integer('numInferenceSteps', options.numInferenceSteps ?? config.defaultSteps, 1, limits.maxSteps);
@@ -104,6 +113,7 @@ export function checkInputs(options: GenerateOptions, model: ModelFolder): Resol
     seed: integer('seed', options.seed ?? randomInt(0, limits.maxSeed), 0, limits.maxSeed),
     numImagesPerPrompt: integer('numImagesPerPrompt', options.numImagesPerPrompt ?? 1, 1, limits.maxImages),
     scheduler,
+    useKarrasSigmas,
     image,
     strength,
     previewEvery: integer('previewEvery', options.previewEvery ?? 1, 0, limits.maxSteps),

@@ -16,7 +16,7 @@ import type { Previewer } from './preview.ts';
 import { TorchGenerator } from './random.ts';
 import { HeldTensor, createSession } from './runtime.ts';
 import type { Session, SessionOptions } from './runtime.ts';
-import { createScheduler } from './schedulers/index.ts';
+import { createScheduler, withKarrasSigmas } from './schedulers/index.ts';
 import type { Scheduler } from './schedulers/scheduler.ts';
 import { ClipTokenizer } from './tokenizer.ts';
 import type { GenerateOptions, GenerateResult, ModelInfo, RgbImage } from './types.ts';
@@ -172,7 +172,7 @@ export class StableDiffusionPipeline {
     const promptEmbeds = await this.encodePrompts(jobs, doCfg);
     try {
       // 3. Timesteps
-      const scheduler = createScheduler(this.folder.schedulerConfig, lead.scheduler);
+      const scheduler = createScheduler(withKarrasSigmas(this.folder.schedulerConfig, lead.useKarrasSigmas), lead.scheduler);
       scheduler.setTimesteps(lead.numInferenceSteps);
       const timesteps = lead.image ? img2imgTimesteps(scheduler, lead.numInferenceSteps, lead.strength) : scheduler.timesteps;
 

@@ -49,6 +49,12 @@ export interface GenerateOptions {
   readonly numImagesPerPrompt?: number;
   /** diffusers class name. @default the model's scheduler_config.json class */
   readonly scheduler?: SchedulerName;
+  /**
+   * diffusers' `use_karras_sigmas`, set on top of the model's scheduler config (Karras et al. ρ=7 noise levels).
+   * Only DPMSolverMultistepScheduler and EulerDiscreteScheduler support it; `true` with another scheduler is
+   * rejected. @default the model's scheduler config
+   */
+  readonly useKarrasSigmas?: boolean;
   /** img2img: the init image, resized to width×height. */
   readonly image?: RgbImage;
   /** img2img strength in (0, 1]. @default 0.8 */

@@ -25,6 +25,19 @@ const registry: Readonly<Record<SchedulerName, new (config: SchedulerConfigJson)
 
 export const schedulerNames = Object.keys(registry) as readonly SchedulerName[];
 
+/** The schedulers here that read diffusers' `use_karras_sigmas`. */
+export const karrasSchedulerNames: readonly SchedulerName[] = ['DPMSolverMultistepScheduler', 'EulerDiscreteScheduler'];
+
+/**
+ * The config with `use_karras_sigmas` set (undefined: unchanged). Karras replaces any other sigma spacing the
+ * config asks for, since the schedulers accept only one.
+ */
+export function withKarrasSigmas(config: SchedulerConfigJson, useKarrasSigmas: boolean | undefined): SchedulerConfigJson {
+  if (useKarrasSigmas === undefined) return config;
+  if (!useKarrasSigmas) return { ...config, use_karras_sigmas: false };
+  return { ...config, use_karras_sigmas: true, use_exponential_sigmas: false, use_beta_sigmas: false, use_lu_lambdas: false };
+}
+
 export function isSchedulerName(name: unknown): name is SchedulerName {
   return typeof name === 'string' && Object.hasOwn(registry, name);
 }

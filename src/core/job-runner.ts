@@ -132,6 +132,7 @@ export function createJobRunner(deps: JobRunnerDeps) {
       seed: p.seed,
       numImagesPerPrompt: p.numImagesPerPrompt,
       ...(p.scheduler !== undefined && { scheduler: p.scheduler }),
+      ...(p.useKarrasSigmas !== undefined && { useKarrasSigmas: p.useKarrasSigmas }),
       ...(image && { image, strength: p.strength }),
       signal,
       previewEvery: deps.previewEvery ?? 1,

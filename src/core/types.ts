@@ -267,6 +267,8 @@ export interface JobParams {
   readonly seed: number;
   readonly numImagesPerPrompt: number;
   readonly scheduler?: SchedulerName;
+  /** diffusers' `use_karras_sigmas` on top of the model's scheduler config (`--sampler dpm++2m_karras`). */
+  readonly useKarrasSigmas?: boolean;
   /** img2img only. */
   readonly strength?: number;
   /** img2img only: the source image, image `index` (1-based) of job `jobId`. */
