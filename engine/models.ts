@@ -264,9 +264,12 @@ export class VaeDecoder {
    */
   private checkFinite(decoded: Float32Tensor): Float32Tensor {
     const data = decoded.data;
+    // One branch-free pass: NaN or ±inf anywhere makes the sum non-finite (finite pixels cannot overflow it).
+    let sum = 0;
+    for (let i = 0; i < data.length; i++) sum += data[i];
+    if (Number.isFinite(sum)) return decoded;
     let bad = 0;
-    for (let i = 0; i < data.length; i++) if (data[i] - data[i] !== 0) bad++;
-    if (bad === 0) return decoded;
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) bad++;
     const share = `${bad} of ${data.length} values`;
     const fp16 = this.latent.type === 'float16' || this.out.type === 'float16';
     throw new EngineError(

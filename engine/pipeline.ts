@@ -191,9 +191,10 @@ export class StableDiffusionPipeline {
       const guided = doCfg ? new Float32Array(latents.length) : undefined;
       const scales = doCfg ? jobs.map((j) => ({ from: j.first * per, to: (j.first + j.input.numImagesPerPrompt) * per, scale: j.input.guidanceScale })) : [];
       const live = () => jobs.filter((j) => !j.error);
+      const anyProgress = jobs.some((j) => j.options.onProgress);
       for (let i = 0; i < timesteps.length; i++) {
-        for (const job of live()) captureError(job, () => throwIfAborted(job.options.signal, i, timesteps.length));
-        if (live().length === 0) return new Map();
+        for (const job of jobs) if (!job.error) captureError(job, () => throwIfAborted(job.options.signal, i, timesteps.length));
+        if (jobs.every((j) => j.error)) return new Map();
         const t = timesteps[i];
         const scaled = scheduler.scaleModelInput(latents, t);
         let sample = scaled;
@@ -206,7 +207,7 @@ export class StableDiffusionPipeline {
         const modelOutput = guided ? combineGuidanceInto(guided, noisePred.data, scales) : noisePred.data;
         const out = scheduler.step(modelOutput, t, latents, generators);
         latents = out.prevSample;
-        for (const job of live()) {
+        if (anyProgress) for (const job of live()) {
           const { onProgress } = job.options;
           if (!onProgress) continue;
           const every = job.input.previewEvery;

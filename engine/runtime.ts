@@ -227,7 +227,10 @@ export class Session {
   /** Wraps feeds as onnxruntime tensors once, so `timeBareRun` can time session.run alone. */
   prepare(feeds: Feeds): PreparedFeeds {
     const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = t instanceof HeldTensor ? t[heldTag] : new ort.Tensor(t.type, t.data, t.dims);
+    for (const name in feeds) {
+      const t = feeds[name];
+      ortFeeds[name] = t instanceof HeldTensor ? t[heldTag] : new ort.Tensor(t.type, t.data, t.dims);
+    }
     return { [preparedTag]: ortFeeds };
   }
 
@@ -250,7 +253,8 @@ export class Session {
       });
     }
     const out: Record<string, PlainTensor | HeldTensor> = {};
-    for (const [name, value] of Object.entries(results)) {
+    for (const name in results) {
+      const value = results[name];
       out[name] = value.location === 'gpu-buffer' ? new HeldTensor(value) : { type: value.type as TensorType, data: value.data as TensorData, dims: value.dims };
     }
     return out;
