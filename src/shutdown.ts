@@ -34,8 +34,14 @@ export async function shutdown(p: ShutdownParts): Promise<ShutdownResult> {
   p.health.stopping();
   p.stopAccepting?.();
   log.info({ graceMs: p.graceMs }, 'shutting down: no new jobs start; waiting for the running one');
+  const deadline = Date.now() + p.graceMs;
   // Queued jobs stay in the store as they are and are recovered at the next start.
   const drained = await within(p.graceMs, core.dispatcher.close());
+  // A job that just finished may still have its final view (the grid) on the way to its message; the adapters must
+  // stay up until it arrives. Bounded by what is left of the grace time, but a job that finished at the last moment
+  // still gets up to a second.
+  const deliveryMs = Math.max(deadline - Date.now(), Math.min(1_000, p.graceMs));
+  if (!(await within(deliveryMs, core.hub.finalsDelivered()))) log.warn({ waitedMs: deliveryMs }, 'a final job view was not delivered before shutdown');
   const requeued: string[] = [];
   if (!drained) {
     for (const job of await core.store.pendingJobs()) {

@@ -145,6 +145,8 @@ export class ProgressHub {
   readonly #surfaces = new Map<Platform, JobSurface>();
   readonly #channels = new Map<string, Channel>();
   readonly #waiting = new Map<Platform, ((surface: JobSurface) => void)[]>();
+  /** Final views pushed and not yet delivered: shutdown waits for them before the adapters close. */
+  readonly #finals = new Set<Promise<void>>();
 
   constructor(options: ProgressHubOptions) {
     this.#o = options;
@@ -195,7 +197,18 @@ export class ProgressHub {
   }
 
   push(job: JobRecord, update: PendingUpdate): void {
-    this.#channel(job).throttle.push(update);
+    const { throttle } = this.#channel(job);
+    throttle.push(update);
+    if (update.final && !throttle.closed) {
+      const done = throttle.done;
+      this.#finals.add(done);
+      void done.then(() => this.#finals.delete(done));
+    }
+  }
+
+  /** Resolves when every final view pushed so far was delivered (or failed its retry). */
+  async finalsDelivered(): Promise<void> {
+    await Promise.all(this.#finals);
   }
 
   /** Resolves when the job's final view was delivered (immediately if the job has no channel). */

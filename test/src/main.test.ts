@@ -46,10 +46,10 @@ async function imagine(url: string, text: string): Promise<void> {
 }
 
 /** Waits on the tab's stream for a message of the given title and state; returns its job id. */
-async function waitFor(url: string, title: string, state: string, timeoutMs = 20_000): Promise<string> {
+async function waitFor(url: string, title: string, state: string, timeoutMs = 20_000, tabId = who.tabId): Promise<string> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs);
-  const response = await fetch(`${url}/api/events?tab=${who.tabId}&guild=${who.guildId}`, { signal: controller.signal });
+  const response = await fetch(`${url}/api/events?tab=${tabId}&guild=${who.guildId}`, { signal: controller.signal });
   const reader = response.body!.getReader();
   const decoder = new TextDecoder();
   let buffer = '';
@@ -99,10 +99,14 @@ test('SIGTERM lets the running job finish, keeps the queued one for the next sta
   assert.deepEqual([health.status, health.engine.model], ['ok', 'tiny-sd']);
   await imagine(bot.url, '/imagine first --steps 60 --seed 1');
   await imagine(bot.url, '/imagine second --steps 5 --seed 2');
+  // Subscribed before SIGTERM: the grid must reach the page before the web adapter closes its streams.
+  const finalView = waitFor(bot.url, 'first', 'done', 30_000, 'main-tab-final00');
+  finalView.catch(() => {});
   const running = await waitFor(bot.url, 'first', 'running');
   bot.child.kill('SIGTERM');
   assert.equal(await bot.exited, 0, bot.output());
   assert.match(bot.output(), /"drained":true,"requeued":0/);
+  assert.equal(await finalView, running, 'the final view was delivered before shutdown');
   const store = openJobStore({ dataDir });
   try {
     assert.equal((await store.getJob(running))?.status, 'done');
