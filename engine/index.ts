@@ -7,7 +7,13 @@
 //     onProgress: ({ step, totalSteps, preview }) => …,   // preview: small RgbImage of image 0's x0
 //   });
 //   const png = await encodePng(composeGrid(images, 2));
+//   // Several requests with the same batchKey(options, engine.info) as one UNet batch, one promise each:
+//   const [a, b] = engine.generateBatch!([optionsA, optionsB]);
+//   // or let calls that arrive together batch themselves: withJobBatching(engine, { maxBatch: 4 }).generate(…)
 //   await engine.close();
+//
+// Devices: 'cpu' (default), 'cuda' (after `npm run setup:cuda`), 'webgpu' (Vulkan on Linux; Mesa's lavapipe runs it
+// on the CPU). `fallbackToCpu: true` runs on the CPU when the provider cannot load (info.deviceFallback says why).
 export { batchKey, withJobBatching } from './batching.ts';
 export type { JobBatchingOptions } from './batching.ts';
 export { createEngine, defaultModelDir, embeddedModelName } from './engine.ts';
