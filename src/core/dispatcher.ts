@@ -47,6 +47,8 @@ interface Running {
   readonly entry: Entry;
   readonly controller: AbortController;
   readonly startedAt: number;
+  /** Jobs started together as one engine batch (1 when alone): they share its time. */
+  readonly batchSize: number;
 }
 
 /** Work in a job, in units of one 512×512 denoising step of one image; img2img runs `strength` of the steps. */
@@ -226,8 +228,8 @@ export class FairDispatcher implements JobQueue {
     while (!this.#closed && this.#running.size < concurrency) {
       const entry = this.#queue.next();
       if (!entry) return;
-      this.#start(entry);
-      for (const companion of this.#companions(entry)) this.#start(companion);
+      const companions = this.#companions(entry);
+      for (const e of [entry, ...companions]) this.#start(e, 1 + companions.length);
     }
   }
 
@@ -245,9 +247,9 @@ export class FairDispatcher implements JobQueue {
     return taken;
   }
 
-  #start(entry: Entry): void {
+  #start(entry: Entry, batchSize = 1): void {
     const controller = new AbortController();
-    const running: Running = { entry, controller, startedAt: performance.now() };
+    const running: Running = { entry, controller, startedAt: performance.now(), batchSize };
     this.#running.set(entry.id, running);
     this.#changed();
     const timer = setTimeout(() => {
@@ -269,7 +271,8 @@ export class FairDispatcher implements JobQueue {
         this.#options.onError?.(error, entry.job);
       } finally {
         clearTimeout(timer);
-        if (status === 'done') this.#measure(entry.job, performance.now() - running.startedAt);
+        // A batch's jobs finish together: each ran for a share of the batch's time, as the ETA should count it.
+        if (status === 'done') this.#measure(entry.job, (performance.now() - running.startedAt) / running.batchSize);
         this.#running.delete(entry.id);
         this.#release(entry);
         this.#changed();

@@ -103,3 +103,22 @@ test('without a batch option, or a job without a key, jobs run one at a time', a
   await tick();
   assert.deepEqual(r.started, ['blocker', 'a0', 'a1']);
 });
+
+test('a batch shares its time among its jobs in the ETA average (each ran for 1/n of it)', async () => {
+  const r = manualRunner();
+  const d = new FairDispatcher({ run: r.run, ...limits, batch: { max: 3, key } });
+  await d.enqueue(job('blocker', 'Z', 64));
+  for (const id of ['a0', 'b0', 'c0']) await d.enqueue(job(id, id.toUpperCase()));
+  const startedAt = performance.now();
+  r.finish('blocker');
+  await tick();
+  assert.deepEqual(r.started.slice(1), ['a0', 'b0', 'c0']);
+  const before = d.msPerUnit!;
+  await new Promise((resolve) => setTimeout(resolve, 90));
+  r.finish('a0');
+  await tick();
+  const elapsed = performance.now() - startedAt;
+  // First measured job of the batch: 10 steps of one 512² image = 10 units, over a third of the batch's time.
+  const sample = (d.msPerUnit! - 0.7 * before) / 0.3;
+  assert.ok(sample >= 90 / 3 / 10 - 0.01 && sample <= elapsed / 3 / 10 + 0.01, `ms per unit ${sample}, batch took ${elapsed} ms`);
+});
