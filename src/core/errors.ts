@@ -14,6 +14,8 @@ export const ErrorCode = {
   GuildLimit: 'bot_limit_guild',
   Timeout: 'bot_timeout',
   Cancelled: 'bot_cancelled',
+  /** The job's message could not be posted, so the job was cancelled rather than run unseen. */
+  NoMessage: 'bot_no_message',
   Engine: 'sd_engine',
   Unknown: 'bot_unknown',
 } as const;

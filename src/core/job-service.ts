@@ -69,8 +69,38 @@ export class CoreJobService implements JobService {
     this.#d.onQueued?.(job);
     log.info({ jobId: job.id, kind: job.kind, guild: job.guildId, user: job.ownerId, priority: job.priority }, 'job queued');
     const at = await queue.position(job.id);
-    await hub.post(job, queuedView(job, at?.position || 1, at?.etaMs), reply);
+    try {
+      await hub.post(job, queuedView(job, at?.position || 1, at?.etaMs), reply);
+    } catch (error) {
+      throw await this.#abandon(job, error);
+    }
     return job;
+  }
+
+  /**
+   * The job's message could not be posted (e.g. the bot may not post in the channel): a job nobody can watch must
+   * not hold the GPU, so it is stored as failed and cancelled. Returns the error the user is shown privately: the
+   * adapter's explanation when it gave one (e.g. Slack's "invite me"), else a generic one.
+   */
+  async #abandon(job: JobRecord, error: unknown): Promise<BotError> {
+    const { store, queue, log } = this.#d;
+    const explained = error instanceof BotError ? `${error.userMessage} ` : 'I could not post your job\'s message in this channel. ';
+    const e = new BotError(
+      ErrorCode.NoMessage,
+      `the message of job ${job.id} could not be posted: ${error instanceof Error ? error.message : String(error)}`,
+      `${explained}Job \`${job.id}\` was cancelled, so it does not run where nobody can see it.`,
+      { cause: error },
+    );
+    const failed = await store.updateJob(job.id, (j) =>
+      j.status === 'queued' || j.status === 'running'
+        ? { ...j, status: 'failed', finishedAt: Date.now(), error: { code: e.code, message: e.userMessage } }
+        : undefined,
+    );
+    // After the status: a runner that picks the job up now sees it final and skips it.
+    await queue.cancel(job.id, 'system').catch((cancelError: unknown) => log.warn({ jobId: job.id, err: cancelError }, 'cancel after failed post failed'));
+    log.warn({ jobId: job.id, guild: job.guildId, channel: job.channelId, err: error }, 'job cancelled: its message could not be posted');
+    if (failed?.status === 'failed') this.#d.onFinished?.(failed);
+    return e;
   }
 
   get(jobId: string): Promise<JobRecord | undefined> {

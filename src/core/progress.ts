@@ -72,6 +72,15 @@ export class Throttle {
     this.#schedule();
   }
 
+  /** Deliver nothing more (the message is gone for good); `done` resolves. */
+  close(): void {
+    this.#closed = true;
+    this.#pending = undefined;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#resolveDone();
+  }
+
   /** Wake up, e.g. when a surface for the platform appeared. */
   kick(): void {
     this.#schedule();
@@ -147,6 +156,8 @@ export class ProgressHub {
   readonly #waiting = new Map<Platform, ((surface: JobSurface) => void)[]>();
   /** Final views pushed and not yet delivered: shutdown waits for them before the adapters close. */
   readonly #finals = new Set<Promise<void>>();
+  /** Jobs whose first message could not be posted: they get no other message (the job service cancels them). */
+  readonly #dropped = new Set<string>();
 
   constructor(options: ProgressHubOptions) {
     this.#o = options;
@@ -172,14 +183,25 @@ export class ProgressHub {
     channel.posting = new Promise((resolve) => (channel.posted = resolve));
   }
 
-  /** Post the first view through `reply`; returns the ref (undefined if posting failed: later updates post afresh). */
-  async post(job: JobRecord, view: ProgressView, reply: Reply): Promise<MessageRef | undefined> {
+  /**
+   * Post the first view through `reply` and return its ref. When the platform refuses, the job's channel is closed
+   * for good (no update posts a message elsewhere) and the error is rethrown: the caller cancels the job.
+   */
+  async post(job: JobRecord, view: ProgressView, reply: Reply): Promise<MessageRef> {
     const channel = this.#channel(job);
     if (!channel.posting) channel.posting = new Promise((resolve) => (channel.posted = resolve));
-    let ref: MessageRef | undefined;
+    let ref: MessageRef;
     try {
       ref = await reply.postJobMessage(view);
-      channel.ref = ref;
+    } catch (error) {
+      this.#dropped.add(job.id);
+      channel.throttle.close();
+      channel.posting = undefined;
+      channel.posted?.(undefined);
+      throw error;
+    }
+    channel.ref = ref;
+    try {
       await this.#o.saveRef(job.id, ref);
     } catch (error) {
       this.#o.onError?.(error, job.id);
@@ -197,6 +219,7 @@ export class ProgressHub {
   }
 
   push(job: JobRecord, update: PendingUpdate): void {
+    if (this.#dropped.has(job.id)) return;
     const { throttle } = this.#channel(job);
     throttle.push(update);
     if (update.final && !throttle.closed) {
@@ -246,6 +269,7 @@ export class ProgressHub {
 
   async #send(channel: Channel, update: PendingUpdate): Promise<void> {
     if (channel.posting) await channel.posting;
+    if (this.#dropped.has(channel.job.id)) return; // its first post failed while this update waited
     // No surface yet (the adapter is still starting): wait for it without losing the update.
     const surface = this.#surfaces.get(channel.job.platform) ?? (await this.#surfaceFor(channel.job.platform));
     const view = await update.build();

@@ -1,7 +1,7 @@
 // Slack events → neutral inputs. Every listener calls `ack()` first (Slack's 3 s window), then builds the input and a
 // Reply and hands both to the core. The workspace (`team_id`) is the guild of the fair queue.
 import type { App, RespondFn, webApi } from '@slack/bolt';
-import { BotError, asBotError } from '../../core/errors.ts';
+import { asBotError } from '../../core/errors.ts';
 import type { Actor, BotCore, CommandDefinition, MessageRef, MessageView, ProgressView, Reply } from '../../core/types.ts';
 import { defaultRetry, uploadImage, withRetry, type RetryOptions } from './api.ts';
 import { optionsFromText, slashName } from './commands.ts';
@@ -88,14 +88,10 @@ export class SlackReply implements Reply {
     }
   }
 
-  async postJobMessage(view: ProgressView): Promise<MessageRef> {
-    try {
-      return await this.o.surface.postJobMessage({ guildId: this.actor.guildId, channelId: this.actor.channelId }, view);
-    } catch (error) {
-      // "Invite me to this channel": the response_url still reaches the user when the channel is closed to the bot.
-      if (error instanceof BotError) await this.ephemeral({ text: error.userMessage, tone: 'error' }).catch(() => {});
-      throw error;
-    }
+  /** A refusal ("invite me to this channel") is a BotError; the core cancels the job and tells the user privately
+   *  through `ephemeral`, whose response_url still reaches them when the channel is closed to the bot. */
+  postJobMessage(view: ProgressView): Promise<MessageRef> {
+    return this.o.surface.postJobMessage({ guildId: this.actor.guildId, channelId: this.actor.channelId }, view);
   }
 }
 

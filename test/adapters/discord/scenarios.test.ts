@@ -297,3 +297,18 @@ test('missing channel permissions: said up front, and explained in the message w
     bot.fake.setChannelAccess(channelId, 'ok');
   }
 });
+
+test('a job message that cannot be posted: the job is cancelled, not run unseen, and the user is told privately', async () => {
+  let target = '';
+  const onOriginal = (r: RecordedRequest) => r.method === 'PATCH' && target !== '' && r.path.includes(target) && r.path.endsWith('/messages/@original');
+  const it = bot.fake.sendCommand('imagine', { prompt: 'nobody sees this --steps 60' });
+  target = it.ctx.token;
+  bot.fake.inject({ status: 400, match: onOriginal });
+  const answer = await privateAnswer(it);
+  const jobId = /Job `(\w+)` was cancelled/.exec(answer)?.[1];
+  assert.ok(jobId, answer);
+  assert.match(answer, /^⚠️ I could not post your job's message in this channel\./);
+  const job = await bot.core.store.getJob(jobId);
+  assert.deepEqual([job?.status, job?.error?.code], ['failed', 'bot_no_message']);
+  assert.deepEqual(await bot.core.dispatcher.position(jobId), undefined, 'not queued or running');
+});
