@@ -121,7 +121,11 @@ export class StableDiffusionPipeline {
    * generator, so every result equals what `generate` gives for that request alone. Each request settles on its
    * own: an invalid input, an abort or a throwing progress callback fails only that request.
    */
-  async generateBatch(requests: readonly GenerateOptions[]): Promise<PromiseSettledResult<GenerateResult>[]> {
+  async generateBatch(
+    requests: readonly GenerateOptions[],
+    /** Called as soon as request `index` fails mid-batch (abort, throwing callback), before the batch ends. */
+    onFailed?: (index: number, reason: unknown) => void,
+  ): Promise<PromiseSettledResult<GenerateResult>[]> {
     const start = performance.now();
     const modelMsBefore = this.modelMs();
     const outcomes: PromiseSettledResult<GenerateResult>[] = new Array(requests.length);
@@ -136,7 +140,7 @@ export class StableDiffusionPipeline {
         }
         throwIfAborted(requests[r].signal, 0, input.numInferenceSteps);
         const seeds = Array.from({ length: input.numImagesPerPrompt }, (_, i) => (input.seed + i) % seedModulus);
-        jobs.push({ index: r, options: requests[r], input, seeds, first, warnings: [], error: undefined });
+        jobs.push({ index: r, options: requests[r], input, seeds, first, warnings: [], error: undefined, onFailed });
         first += input.numImagesPerPrompt;
       } catch (reason) {
         outcomes[r] = { status: 'rejected', reason };
@@ -346,6 +350,7 @@ interface BatchJob {
   readonly first: number;
   readonly warnings: string[];
   error: unknown;
+  readonly onFailed: ((index: number, reason: unknown) => void) | undefined;
 }
 
 function captureError(job: BatchJob, f: () => void): void {
@@ -353,5 +358,6 @@ function captureError(job: BatchJob, f: () => void): void {
     f();
   } catch (error) {
     job.error = error;
+    job.onFailed?.(job.index, error);
   }
 }

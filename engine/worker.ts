@@ -38,11 +38,18 @@ function progressSender(request: Request): GenerateOptions['onProgress'] {
 
 async function run(requests: readonly Request[]): Promise<void> {
   try {
+    // A request aborted mid-batch settles at once; the others run on.
+    const early = new Set<number>();
     const outcomes = await pipeline.generateBatch(
       requests.map((r) => ({ ...r.options, signal: controllers.get(r.id)!.signal, onProgress: progressSender(r) })),
+      (i, reason) => {
+        early.add(i);
+        send({ type: 'error', id: requests[i].id, error: toWireError(reason) });
+      },
     );
     outcomes.forEach((outcome, i) => {
       const { id } = requests[i];
+      if (early.has(i)) return;
       if (outcome.status === 'fulfilled') send({ type: 'result', id, result: outcome.value }, outcome.value.images.map((img) => img.data.buffer as ArrayBuffer));
       else send({ type: 'error', id, error: toWireError(outcome.reason) });
     });

@@ -55,12 +55,17 @@ test('generateBatch runs requests as one batch in the worker: per-request result
     { ...base, scheduler, prompt: 'cancelled', seed: 2, signal: controller.signal, onProgress: ({ step }: StepProgress) => step === 1 && controller.abort() },
     { ...base, scheduler, prompt: 'a green star', negativePrompt: 'red', seed: 3 },
   ];
-  const [first, cancelled, third] = engine.generateBatch(requests);
+  const settled: string[] = [];
+  const [first, cancelled, third] = engine.generateBatch(requests.map((r) => ({ ...r, numInferenceSteps: 12 })));
+  void first.then(() => settled.push('first'));
+  void cancelled.catch(() => settled.push('cancelled'));
   await assert.rejects(cancelled, isCode('sd_engine_aborted'));
   const results = [await first, await third];
-  assert.deepEqual(steps, [1, 2, 3, 4]);
+  // The cancelled request settles at its abort, not when the batch ends.
+  assert.deepEqual(settled, ['cancelled', 'first']);
+  assert.equal(steps.length, 12);
   for (const [k, r] of [0, 2].entries()) {
-    const alone = await pipe.generate({ ...requests[r], onProgress: undefined });
+    const alone = await pipe.generate({ ...requests[r], numInferenceSteps: 12, onProgress: undefined });
     assert.deepEqual(results[k].seeds, alone.seeds);
     alone.images.forEach((img, i) => assert.ok(results[k].images[i].data.every((v, j) => Math.abs(v - img.data[j]) <= 1), `request ${r} image ${i}`));
   }
