@@ -1,17 +1,17 @@
-// `npm start` as a real child process: it serves the playground on the model given, refuses clearly without one,
-// and shuts down gracefully on SIGTERM (the running job finishes, or is stored as queued and runs after a restart).
+// `npm start` as a real child process: it serves the playground on the embedded model out of the box, refuses clearly
+// without a model, and shuts down gracefully on SIGTERM (the running job finishes, or is stored as queued and runs
+// after a restart). The embedded model takes seconds for 150 steps, long enough to signal a job mid-run.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { defaultModelDir } from '../../engine/index.ts';
+import { embeddedModelName } from '../../engine/index.ts';
 import { openJobStore } from '../../src/core/job-store.ts';
 import { StartError, resolveModelDir } from '../../src/main.ts';
 
 const root = resolve(import.meta.dirname, '../..');
-const tinySd = join(root, 'test/fixtures/models/tiny-sd');
 
 interface Bot {
   readonly child: ChildProcess;
@@ -23,7 +23,7 @@ interface Bot {
 async function startBot(env: Record<string, string>): Promise<Bot> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', LOG_LEVEL: 'info', MODEL_DIR: tinySd, ...env },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -96,8 +96,8 @@ test('SIGTERM lets the running job finish, keeps the queued one for the next sta
   const dataDir = mkdtempSync(join(tmpdir(), 'imagine-term-'));
   const bot = await startBot({ DATA_DIR: dataDir });
   const health = (await (await fetch(`${bot.url}/healthz`)).json()) as { status: string; engine: { model: string } };
-  assert.deepEqual([health.status, health.engine.model], ['ok', 'tiny-sd']);
-  await imagine(bot.url, '/imagine first --steps 60 --seed 1');
+  assert.deepEqual([health.status, health.engine.model], ['ok', embeddedModelName], 'no MODEL_DIR: the embedded model');
+  await imagine(bot.url, '/imagine first --steps 40 --seed 1');
   await imagine(bot.url, '/imagine second --steps 5 --seed 2');
   // Subscribed before SIGTERM: the grid must reach the page before the web adapter closes its streams.
   const finalView = waitFor(bot.url, 'first', 'done', 30_000, 'main-tab-final00');
@@ -147,25 +147,3 @@ test('a job still running after SHUTDOWN_GRACE_MS is stored as queued and comple
   }
 });
 
-test('with no MODEL_DIR, npm start runs the embedded model when it is present, and otherwise says how to get it', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'imagine-embedded-'));
-  const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: '0', DATA_DIR: dataDir };
-  if (existsSync(join(defaultModelDir, 'model_index.json'))) {
-    // An empty MODEL_DIR counts as unset (config/load.ts), overriding startBot's fixture default.
-    const bot = await startBot({ DATA_DIR: dataDir, MODEL_DIR: '' });
-    try {
-      const health = (await (await fetch(`${bot.url}/healthz`)).json()) as { status: string; engine: { loaded: boolean } };
-      assert.deepEqual([health.status, health.engine.loaded], ['ok', true]);
-      assert.match(bot.output(), new RegExp(`"modelDir":"${defaultModelDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"`));
-    } finally {
-      bot.child.kill('SIGTERM');
-      assert.equal(await bot.exited, 0);
-    }
-  } else {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    assert.equal(await new Promise((r) => child.on('exit', r)), 1);
-    assert.match(stderr, /The embedded default model is missing: .*model_index\.json does not exist/);
-  }
-});

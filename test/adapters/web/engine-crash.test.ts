@@ -10,13 +10,17 @@ test('a killed engine worker fails the running job clearly, restarts, and the qu
   const stream = await openStream(app.url, me.tabId, me.guildId);
   try {
     await stream.next((e) => e.event === 'hello');
+    // At the doomed job's second step, the engine's debug hook makes the worker throw between two steps, as a native
+    // crash would end the thread (hooked at the engine's progress: the tiny model would finish before a round trip).
+    app.engine.onStep = (options, step) => {
+      if (options.prompt !== 'doomed' || step !== 2) return;
+      app.engine.onStep = undefined;
+      (app.engine.inner as unknown as { crashWorkerForTest(): void }).crashWorkerForTest();
+    };
     await post(app.url, { ...me, text: '/imagine doomed --steps 150 --seed 1' });
     await post(app.url, { ...me, text: '/imagine survivor --steps 10 --seed 2' });
-    await stream.next((e) => e.event === 'message' && e.data.title === 'doomed' && e.data.state === 'running' && Number(e.data.step) >= 1);
-    // The engine's debug hook makes the worker throw between two steps, as a native crash would end the thread.
-    (app.engine as unknown as { crashWorkerForTest(): void }).crashWorkerForTest();
 
-    const failed = await stream.next((e) => e.event === 'message' && e.data.title === 'doomed' && e.data.state !== 'running');
+    const failed = await stream.next((e) => e.event === 'message' && e.data.title === 'doomed' && !['queued', 'running'].includes(String(e.data.state)));
     assert.equal(failed.data.state, 'failed');
     assert.match(String(failed.data.status), /engine crashed .* restarted; press 🔄 to try again/);
     assert.deepEqual((failed.data.buttons as { label: string }[][]).flat().map((b) => b.label), ['🔄']);

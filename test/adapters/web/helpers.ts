@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { commands, handleButton, isEphemeralAction } from '../../../commands/index.ts';
 import { defaultConfig } from '../../../config/defaults.ts';
-import { createEngine } from '../../../engine/index.ts';
+import { createEngine, type Engine, type GenerateOptions, type GenerateResult } from '../../../engine/index.ts';
 import { type CoreConfig, createCore } from '../../../src/core/create-core.ts';
 import { Health } from '../../../src/core/health.ts';
 import { openJobStore } from '../../../src/core/job-store.ts';
@@ -15,9 +15,45 @@ import { createWebAdapter } from '../../../src/adapters/web/index.ts';
 
 export const fixtureModel = join(import.meta.dirname, '../../fixtures/models/tiny-sd');
 
-export async function startPlayground(options: { modelDir?: string; config?: Partial<CoreConfig> } = {}) {
+/**
+ * The real engine behind a gate: while held, a generation waits before it starts. Tests use it to keep a job
+ * "running" while they queue others, so queue order does not depend on how fast this machine is.
+ */
+export class GatedEngine implements Engine {
+  #gate: Promise<void> = Promise.resolve();
+  #open: () => void = () => {};
+  /** Called on every step as the engine reports it (before the core sees it), for tests that act mid-job. */
+  onStep: ((options: GenerateOptions, step: number) => void) | undefined;
+  constructor(readonly inner: Engine) {}
+  get info() {
+    return this.inner.info;
+  }
+  hold(): void {
+    this.#gate = new Promise((resolve) => (this.#open = resolve));
+  }
+  release(): void {
+    this.#open();
+  }
+  async generate(options: GenerateOptions): Promise<GenerateResult> {
+    await this.#gate;
+    const { onProgress } = options;
+    return this.inner.generate({
+      ...options,
+      onProgress: (progress) => {
+        this.onStep?.(options, progress.step);
+        onProgress?.(progress);
+      },
+    });
+  }
+  close(): Promise<void> {
+    this.release();
+    return this.inner.close();
+  }
+}
+
+export async function startPlayground(options: { modelDir?: string; config?: Partial<CoreConfig>; minEditIntervalMs?: number } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'imagine-web-'));
-  const engine = await createEngine({ modelDir: options.modelDir ?? fixtureModel });
+  const engine = new GatedEngine(await createEngine({ modelDir: options.modelDir ?? fixtureModel }));
   const store = openJobStore({ dataDir });
   const log = createLogger({ level: 'silent' });
   const core = createCore({
@@ -31,7 +67,7 @@ export async function startPlayground(options: { modelDir?: string; config?: Par
   const metrics = createMetrics({ processMetrics: false });
   const health = new Health();
   health.engine(engine.info);
-  const web = createWebAdapter({ port: 0, metrics, health: () => health.report() });
+  const web = createWebAdapter({ port: 0, metrics, health: () => health.report(), minEditIntervalMs: options.minEditIntervalMs });
   const stopMetrics = observeCore(core.bot, metrics);
   await core.start();
   await web.start(core.bot);

@@ -17,7 +17,8 @@ let browser: Browser;
 before(async () => {
   assert.ok(existsSync(executablePath), `${executablePath} is missing: install Debian's Chromium with \`apt-get install chromium\` (.ci/run does this in CI)`);
   mkdirSync(artifacts, { recursive: true });
-  app = await startPlayground({ modelDir: fixtureModel });
+  // The tiny model runs 150 steps in well under a second; a short edit interval lets the page show several previews.
+  app = await startPlayground({ modelDir: fixtureModel, minEditIntervalMs: 20 });
   // launch() gives every run a fresh temporary profile (user-data dir).
   browser = await chromium.launch({
     executablePath,
@@ -72,9 +73,9 @@ test('a newcomer imagines, watches previews, presses U2 and V1; two guilds take 
   // 1. Prompt → at least two preview updates → the grid with its buttons.
   // The intro's first example, as a newcomer would use it (plus enough steps to watch the previews).
   await ana.locator('button.example').first().click();
-  assert.equal(await ana.inputValue('#text'), '/imagine a red fox in the snow --seed 42');
+  assert.equal(await ana.inputValue('#text'), '/imagine a big red circle on a blue background --seed 42');
   await ana.press('#text', 'End');
-  const first = await imagine(ana, `${await ana.inputValue('#text')} --steps 100`);
+  const first = await imagine(ana, `${await ana.inputValue('#text')} --steps 150`);
   await jobArticle(ana, first).and(ana.locator('[data-state=done]')).waitFor({ timeout: 15_000 });
   const previews = Number(await jobArticle(ana, first).getAttribute('data-previews'));
   assert.ok(previews >= 2, `expected at least two preview updates, saw ${previews}`);
@@ -98,11 +99,16 @@ test('a newcomer imagines, watches previews, presses U2 and V1; two guilds take 
 
   // 3. Fairness: Ana queues three slow jobs in guild-a; Ben (another tab, guild-b) then queues one. Ben's starts next.
   const ben = await openTab('guild-b', 'Ben');
-  // Typed back to back (no waiting), so Ben's arrives while Ana's first is still running.
-  for (const seed of [11, 12, 13]) await send(ana, `/imagine a lighthouse at dusk --steps 150 --seed ${seed}`);
-  await send(ben, '/imagine a tiny boat --steps 20 --seed 5');
+  // The engine is held so Ana's first job stays running while the rest queue up, whatever this machine's speed.
+  app.engine.hold();
+  for (const seed of [11, 12, 13]) await send(ana, `/imagine a lighthouse at dusk --steps 30 --seed ${seed}`);
   const anaJobs = await Promise.all([11, 12, 13].map((seed) => jobBySeed(ana, seed)));
+  await ana.locator(`article[data-job="${anaJobs[2]}"][data-state=queued]`).waitFor();
+  await send(ben, '/imagine a tiny boat --steps 20 --seed 5');
   const benJob = await jobBySeed(ben, 5);
+  // Ben is next although Ana queued first: guilds take turns.
+  await ben.locator(`article[data-job="${benJob}"] .status`, { hasText: 'next up' }).waitFor();
+  app.engine.release();
   await ben.screenshot({ path: join(artifacts, 'playground-3-guild-b-queued.png') });
   await jobArticle(ben, benJob).and(ben.locator('[data-state=done]')).waitFor({ timeout: 20_000 });
   for (const id of anaJobs) await jobArticle(ana, id).and(ana.locator('[data-state=done]')).waitFor({ timeout: 20_000 });

@@ -17,12 +17,12 @@ test('/imagine streams queued → running with previews → done with the grid a
   try {
     const hello = await stream.next((e) => e.event === 'hello');
     assert.equal((hello.data.model as { name: string }).name, 'tiny-sd');
-    const response = await post(app.url, { ...me, text: '/imagine a red fox --steps 12 --seed 7' });
+    const response = await post(app.url, { ...me, text: '/imagine a red fox --steps 150 --seed 7' });
     assert.equal(response.status, 202);
     assert.deepEqual(await response.json(), { ok: true, ephemeral: false });
     const first = await stream.next((e) => e.event === 'message');
     assert.equal(first.data.title, 'a red fox');
-    assert.match(String(first.data.flags), /--seed 7 .*--steps 12/);
+    assert.match(String(first.data.flags), /--seed 7 .*--steps 150/);
     const preview = await stream.next((e) => e.event === 'message' && e.data.state === 'running' && e.data.image !== undefined);
     assert.match((preview.data.image as { src: string }).src, /^data:image\/png;base64,iVBORw0KGgo/);
     const done = await stream.next((e) => e.event === 'message' && e.data.state === 'done');
