@@ -42,6 +42,11 @@ if (values.sd15) {
     console.error('--sd15 needs --model DIR: an SD-1.5-architecture export, e.g. from `python3 training/gpu/build_sd15_random.py --out artifacts/sd15-random --dtype fp16` (see BENCHMARKS.md).');
     process.exit(2);
   }
+  if (values.device === 'cpu') {
+    // Unfused attention at 512² with a CFG batch of 8 takes tens of GB on the CPU provider.
+    console.error('--sd15 times the SD 1.5 setup on a GPU; add --device cuda or --device webgpu.');
+    process.exit(2);
+  }
   values.width ??= '512';
   values.height ??= '512';
   values.steps = '20';
