@@ -4,8 +4,10 @@ import { MAX_GUIDANCE, MAX_IMAGES, MAX_SEED, samplerNames } from './flags.ts';
 
 export default {
   data: { name: 'help', description: 'How to use the bot: commands, flags and buttons', ephemeral: true, options: [] },
-  async execute({ reply, services }) {
-    const commands = services.commands.map((c) => `/${c.name}: ${c.description}`).join('\n');
+  async execute({ input, reply, services }) {
+    // Named as this platform types them (Slack: /imagine-settings).
+    const name = (command: string) => services.commandName(input.actor.platform, command);
+    const commands = services.commands.map((c) => `${name(c.name)}: ${c.description}`).join('\n');
     const flags = [
       '--ar W:H   aspect ratio, 1:4 to 4:1 (e.g. --ar 3:2)',
       `--seed N   0 to ${MAX_SEED}; the same seed and prompt give the same images`,
@@ -22,7 +24,7 @@ export default {
       'Vary (Strong) / Vary (Subtle) / Upscale 2×: on an upscaled image',
     ].join('\n');
     await reply.ephemeral({
-      text: `Example: /imagine a lighthouse at dusk, oil painting --ar 3:2 --no people\n\nCommands:\n${commands}\n\nFlags:\n${flags}\n\nButtons:\n${buttons}\n\nModel: ${services.model.name} (${services.model.width}×${services.model.height})`,
+      text: `Example: ${name('imagine')} a lighthouse at dusk, oil painting --ar 3:2 --no people\n\nCommands:\n${commands}\n\nFlags:\n${flags}\n\nButtons:\n${buttons}\n\nModel: ${services.model.name} (${services.model.width}×${services.model.height})`,
     });
   },
 } satisfies Command;

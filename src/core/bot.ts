@@ -68,7 +68,8 @@ export class Bot implements BotCore {
       if (input.type === 'command') {
         const command = this.#byName.get(input.name);
         if (!command) {
-          throw new BotError(ErrorCode.UnknownCommand, `unknown command ${input.name}`, `I don't know \`/${input.name}\`. Try /help.`);
+          const name = (neutral: string) => this.services.commandName(input.actor.platform, neutral);
+          throw new BotError(ErrorCode.UnknownCommand, `unknown command ${input.name}`, `I don't know \`${name(input.name)}\`. Try ${name('help')}.`);
         }
         await command.execute({ input, reply, services: this.services });
       } else {

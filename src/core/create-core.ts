@@ -12,7 +12,7 @@ import type { JobStore } from './job-store.ts';
 import type { Logger } from './logger.ts';
 import { createModerator } from './moderation.ts';
 import { ProgressHub } from './progress.ts';
-import type { BotCore, Command, CoreServices, GenerationLimits, JobRecord } from './types.ts';
+import type { BotCore, Command, CoreServices, GenerationLimits, JobRecord, JobSurface, Platform } from './types.ts';
 import { queuedView } from './views.ts';
 
 export type CoreConfig = Pick<
@@ -66,6 +66,10 @@ export function createCore(deps: CoreDeps): Core {
   const { config, engine, store, log } = deps;
   const events = new EventEmitter();
   const liveQueued = deps.liveQueuedMessages ?? 10;
+
+  // Platforms name commands their own way (Slack prefixes them); the attached surface says how.
+  const surfaces = new Map<Platform, JobSurface>();
+  const commandName = (platform: Platform, name: string) => surfaces.get(platform)?.commandName?.(name) ?? `/${name}`;
 
   const hub = new ProgressHub({
     saveRef: async (jobId, ref) => {
@@ -122,6 +126,7 @@ export function createCore(deps: CoreDeps): Core {
     onChange: scheduleRefresh,
     onMeasured: (ms) => void store.setMsPerUnit(ms).catch((error: unknown) => log.warn({ err: error }, 'could not store the job time average')),
     onError: (error, job) => log.error({ jobId: job.id, err: error }, 'job runner crashed'),
+    commandName,
   });
 
   const jobs = new CoreJobService({
@@ -152,6 +157,7 @@ export function createCore(deps: CoreDeps): Core {
     jobs,
     limits,
     commands: deps.commands.map((c) => c.data),
+    commandName,
     settings: {
       user: (platform, userId) => store.userSettings(platform, userId),
       guild: (platform, guildId) => store.guildSettings(platform, guildId),
@@ -172,8 +178,14 @@ export function createCore(deps: CoreDeps): Core {
     services,
     log,
     events,
-    attachSurface: (surface) => hub.attach(surface),
-    detachSurface: (platform) => hub.detach(platform),
+    attachSurface: (surface) => {
+      surfaces.set(surface.platform, surface);
+      hub.attach(surface);
+    },
+    detachSurface: (platform) => {
+      surfaces.delete(platform);
+      hub.detach(platform);
+    },
   });
 
   return {

@@ -33,6 +33,8 @@ export interface DispatcherOptions {
    * order is exactly the unbatched one and no guild gains a turn. `key` undefined: the job runs alone.
    */
   readonly batch?: { readonly max: number; readonly key: (job: JobRecord) => string | undefined };
+  /** A neutral command as users type it on a platform, for limit messages. @default `/${name}` */
+  readonly commandName?: (platform: Platform, name: string) => string;
 }
 
 interface Entry {
@@ -192,7 +194,7 @@ export class FairDispatcher implements JobQueue {
       throw new BotError(
         ErrorCode.UserLimit,
         `user limit ${o.maxPerUser} reached for ${job.ownerId}`,
-        `You already have ${user} jobs queued or running (the limit is ${o.maxPerUser}). Wait for one to finish, or cancel one with /cancel.`,
+        `You already have ${user} jobs queued or running (the limit is ${o.maxPerUser}). Wait for one to finish, or cancel one with ${o.commandName?.(job.platform, 'cancel') ?? '/cancel'}.`,
       );
     }
   }

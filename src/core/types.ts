@@ -188,6 +188,11 @@ export interface JobSurface {
   editJobMessage(ref: MessageRef, view: ProgressView): Promise<MessageRef | void>;
   /** Post a job's message when it has none yet (a job recovered after a crash before its first message). */
   postJobMessage(target: { readonly guildId: string; readonly channelId: string }, view: ProgressView): Promise<MessageRef>;
+  /**
+   * How users type a neutral command on this platform, for help and messages that name commands (Slack:
+   * `settings` → `/imagine-settings`). @default `/${name}`
+   */
+  commandName?(name: string): string;
 }
 
 // ───────────────────────────── commands ─────────────────────────────
@@ -372,6 +377,8 @@ export interface CoreServices {
   readonly limits: GenerationLimits;
   /** Other commands' definitions, for `/help`. */
   readonly commands: readonly CommandDefinition[];
+  /** A neutral command (`cancel`) as users type it on `platform` (`/cancel`, Slack `/imagine-cancel`). */
+  commandName(platform: Platform, name: string): string;
   /** Throws `BotError` `bot_banned_word` (and logs) when the prompt hits a global or guild banned word. */
   moderate(actor: Actor, text: string): Promise<void>;
 }

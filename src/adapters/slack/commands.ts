@@ -5,7 +5,7 @@ import { ValidationError } from '../../core/errors.ts';
 import type { CommandDefinition, OptionValue } from '../../core/types.ts';
 
 /** `/imagine` keeps its name; the others get a prefix, since slash commands share one namespace per workspace. */
-export function slashName(definition: CommandDefinition): string {
+export function slashName(definition: Pick<CommandDefinition, 'name'>): string {
   return definition.name === 'imagine' ? '/imagine' : `/imagine-${definition.name}`;
 }
 

@@ -9,6 +9,7 @@
 import type { webApi } from '@slack/bolt';
 import { BotError, ErrorCode } from '../../core/errors.ts';
 import type { JobSurface, MessageRef, ProgressView } from '../../core/types.ts';
+import { slashName } from './commands.ts';
 import { defaultRetry, platformError, retryAfterOf, sleepFor, uploadImage, withRetry, type RetryOptions } from './api.ts';
 import { renderProgress, type SlackMessage, type ViewFiles } from './render.ts';
 
@@ -55,6 +56,8 @@ export function makeRef(guildId: string, channelId: string, ts: string): Message
 
 export class SlackSurface implements JobSurface {
   readonly platform = 'slack' as const;
+  /** Help and messages name Slack's slash commands (`/imagine-settings`), not the neutral ones. */
+  readonly commandName = (name: string) => slashName({ name });
   readonly minEditIntervalMs: number;
   readonly previewIntervalMs: number;
   readonly #slots = new Map<string, Slot>();

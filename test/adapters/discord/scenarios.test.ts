@@ -275,7 +275,10 @@ test('private commands: /show with the grid and its buttons, /queue with a posit
   block.release();
 
   assert.match(await privateAnswer(bot.fake.sendCommand('settings', { steps: '6' }, { user: bot.fake.user('gina') })), /Saved|saved/);
-  assert.match(await privateAnswer(bot.fake.sendCommand('help', {})), /imagine/);
+  const help = await privateAnswer(bot.fake.sendCommand('help', {}));
+  assert.match(help, /Example: \/imagine a lighthouse/);
+  assert.match(help, /^\/settings: .*\n\/show: .*\n\/queue: .*\n\/cancel: /m, 'Discord names commands as registered');
+  assert.doesNotMatch(help, /imagine-/);
   assert.deepEqual(bot.fake.schemaErrors(), []);
 });
 

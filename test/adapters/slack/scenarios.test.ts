@@ -164,6 +164,15 @@ describe('Slack end to end (Socket Mode, real core and engine)', () => {
     assert.equal(w.h.fake.channelMessages(CH).length, channelBefore);
   });
 
+  test('/imagine-help names the commands as Slack registers them (/imagine-settings, /imagine-cancel)', async () => {
+    await w.h.fake.deliver(w.h.fake.slashCommand({ command: '/imagine-help', text: '', userId: 'U0000HELPS' }));
+    await w.h.fake.waitFor(() => w.h.fake.ephemeralsFor('U0000HELPS').length === 1, 5000, 'the help');
+    const help = w.h.fake.ephemeralsFor('U0000HELPS')[0].text!;
+    assert.match(help, /Example: \/imagine a lighthouse/);
+    assert.match(help, /^\/imagine-settings: .*\n\/imagine-show: .*\n\/imagine-queue: .*\n\/imagine-cancel: /m);
+    assert.doesNotMatch(help, /(^|\s)\/(settings|show|queue|cancel|help)\b/);
+  });
+
   test('in a channel the bot cannot post to, the user is told privately how to fix it', async () => {
     await w.h.fake.deliver(w.h.fake.slashCommand({ command: '/imagine', text: 'locked out --steps 4', userId: 'U0000GUEST', channelId: 'C0LOCKED1' }));
     await w.h.fake.waitFor(() => w.h.fake.ephemeralsFor('U0000GUEST').length > 0, 5000, 'the explanation');
