@@ -397,6 +397,13 @@ export class SigmaCursor {
 
   constructor(readonly className: string) {}
 
+  /** diffusers' `init_noise_sigma` of the sigma schedulers: the largest sigma, or √(σmax² + 1) for `leading` spacing. */
+  initNoiseSigma(spacing: TimestepSpacing): number {
+    let max = 0;
+    for (const s of this.sigmas) max = Math.max(max, s);
+    return spacing === 'leading' ? f32(Math.sqrt(f32(f32(max * max) + 1))) : max;
+  }
+
   reset(timesteps: number[], sigmas: Float32Array): void {
     this.timesteps = timesteps;
     this.sigmas = sigmas;

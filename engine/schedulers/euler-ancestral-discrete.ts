@@ -52,9 +52,7 @@ export class EulerAncestralDiscreteScheduler implements Scheduler {
   }
 
   get initNoiseSigma(): number {
-    let max = 0;
-    for (const s of this.sigmas) max = Math.max(max, s);
-    return this.timestepSpacing === 'leading' ? f32(Math.sqrt(f32(f32(max * max) + 1))) : max;
+    return this.#cursor.initNoiseSigma(this.timestepSpacing);
   }
 
   get stepIndex(): number | undefined {
