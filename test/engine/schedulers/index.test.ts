@@ -158,3 +158,32 @@ test('SD 1.5 text2img loops match diffusers, including Karras, SDE and ancestral
     assert.ok(Math.abs(x[0] - first) < 1e-4 && Math.abs(x[x.length - 1] - last) < 1e-4, `${label}: ends ${x[0]}, ${x[x.length - 1]}`);
   }
 });
+
+// The pipeline feeds each step's prevSample into the next step and keeps only the last: schedulers may return
+// reused buffers, provided a step's outputs survive the next step and the results equal fresh arrays.
+test('step outputs stay valid through the next step, reuse a few buffers, and equal a run that copies every output', () => {
+  for (const name of schedulerNames) {
+    const run = (copy: boolean) => {
+      const s = createScheduler(SD15_CONFIG, name);
+      s.setTimesteps(10);
+      const g = new TorchGenerator(3);
+      let x = new TorchGenerator(1).randn([2, 4, 8, 8]).map((v) => v * s.initNoiseSigma);
+      const buffers = new Set<ArrayBufferLike>();
+      let previous: { prevSample: Float32Array; copy: Float32Array } | undefined;
+      const xs: Float32Array[] = [];
+      for (const t of s.timesteps) {
+        const out = s.step(dummyModel(s.scaleModelInput(x, t), t), t, x, [g, new TorchGenerator(4)]);
+        if (previous) assert.deepEqual(previous.prevSample, previous.copy, `${name}: the previous step's output changed`);
+        previous = { prevSample: out.prevSample, copy: out.prevSample.slice() };
+        buffers.add(out.prevSample.buffer);
+        x = copy ? out.prevSample.slice() : out.prevSample;
+        xs.push(x.slice());
+      }
+      return { xs, buffers: buffers.size };
+    };
+    const reused = run(false);
+    const copied = run(true);
+    assert.deepEqual(reused.xs, copied.xs, name);
+    if (name !== 'DPMSolverMultistepScheduler') assert.ok(reused.buffers <= 2, `${name}: ${reused.buffers} output buffers for 10 steps`);
+  }
+});
