@@ -143,7 +143,9 @@ export async function main(config: BotConfig = loadConfig()): Promise<void> {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   main().catch((error: unknown) => {
-    const known = error instanceof StartError || error instanceof ConfigError || (error as { code?: string }).code?.startsWith('sd_engine');
+    // Problems the operator can fix (config, model, port) print as their message alone; anything else with its stack.
+    const code = (error as { code?: unknown }).code;
+    const known = error instanceof StartError || error instanceof ConfigError || (typeof code === 'string' && /^(bot_config|sd_engine)/.test(code));
     console.error(known ? `imagine-bot could not start: ${(error as Error).message}` : error);
     process.exit(1);
   });
