@@ -167,7 +167,7 @@ test('step outputs stay valid through the next step, reuse a few buffers, and eq
       const s = createScheduler(SD15_CONFIG, name);
       s.setTimesteps(10);
       const g = new TorchGenerator(3);
-      let x = new TorchGenerator(1).randn([2, 4, 8, 8]).map((v) => v * s.initNoiseSigma);
+      let x: Float32Array = new TorchGenerator(1).randn([2, 4, 8, 8]).map((v) => v * s.initNoiseSigma);
       const buffers = new Set<ArrayBufferLike>();
       let previous: { prevSample: Float32Array; copy: Float32Array } | undefined;
       const xs: Float32Array[] = [];
