@@ -142,14 +142,20 @@ export class WorkerEngine implements Engine {
 
   async #submit(requests: readonly GenerateOptions[]): Promise<Promise<GenerateResult>[]> {
     if (this.#closed) throw new EngineError('sd_engine_aborted', 'The engine is closed; create a new one with createEngine().');
-    for (const { signal } of requests) {
-      if (signal?.aborted) throw new EngineError('sd_engine_aborted', 'Generation aborted before it started.', { cause: signal.reason });
+    if (requests.length === 1 && requests[0].signal?.aborted) {
+      throw new EngineError('sd_engine_aborted', 'Generation aborted before it started.', { cause: requests[0].signal.reason });
     }
     const worker = this.#worker ?? (await this.start());
     const transfer: ArrayBuffer[] = [];
     const wires: { id: number; options: WireGenerateOptions; progress: boolean }[] = [];
     const promises = requests.map((options) => {
       const { signal, onProgress, ...rest } = options;
+      if (signal?.aborted) {
+        // Only this request fails; the rest of the batch runs.
+        const aborted = Promise.reject(new EngineError('sd_engine_aborted', 'Generation aborted before it started.', { cause: signal.reason }));
+        aborted.catch(() => {});
+        return aborted;
+      }
       const id = this.#nextId++;
       // Copy the init image: transferring the caller's own buffer would detach it.
       const wire: WireGenerateOptions = rest.image ? { ...rest, image: { ...rest.image, data: rest.image.data.slice() } } : rest;
@@ -163,6 +169,7 @@ export class WorkerEngine implements Engine {
         this.#jobs.set(id, { resolve, reject, onProgress, cleanup: () => signal?.removeEventListener('abort', onAbort) });
       });
     });
+    if (wires.length === 0) return promises;
     const message: ToWorker = wires.length === 1 ? { type: 'generate', ...wires[0] } : { type: 'generate-batch', requests: wires };
     worker.postMessage(message, transfer);
     return promises;

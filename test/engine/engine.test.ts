@@ -70,6 +70,10 @@ test('generateBatch runs requests as one batch in the worker: per-request result
     alone.images.forEach((img, i) => assert.ok(results[k].images[i].data.every((v, j) => Math.abs(v - img.data[j]) <= 1), `request ${r} image ${i}`));
   }
   await pipe.release();
+  // A request aborted before the batch starts fails alone.
+  const [gone, kept] = engine.generateBatch([{ ...base, signal: AbortSignal.abort() }, base]);
+  await assert.rejects(gone, isCode('sd_engine_aborted', /before it started/));
+  assert.equal((await kept).images.length, 1);
   // Incompatible requests fail each promise with how to group them.
   const mixed = engine.generateBatch([base, { ...base, numInferenceSteps: 3 }]);
   for (const p of mixed) await assert.rejects(p, isCode('sd_engine_invalid_input', /batchKey/));
