@@ -165,30 +165,17 @@ export function parseAspectRatio(value: string): string {
 }
 
 /**
- * The multiple both sides must have. The VAE needs multiples of 8, but an ONNX UNet also needs the latent to divide
- * by 2 per down-sampling level (SD 1.x: 64 px). `ModelInfo` does not say how deep the UNet is, so this assumes a
- * native size of 4 UNet cells, capped at SD's 64 — unless the model info states `sizeMultiple` itself.
- */
-export function sizeMultiple(native: { width: number; height: number; sizeMultiple?: number }): number {
-  if (native.sizeMultiple !== undefined) return native.sizeMultiple;
-  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
-  let m = 8;
-  while (m * 2 <= 64 && (gcd(native.width, native.height) / 4) % (m * 2) === 0) m *= 2;
-  return m;
-}
-
-/**
  * Width and height for an aspect ratio, keeping about the model's native pixel count, each side a multiple of
- * `sizeMultiple(native)`. `1:1` (or no ratio) gives the native size exactly.
+ * the model's `sizeMultiple`. `1:1` (or no ratio) gives the native size exactly.
  */
 export function sizeFor(
   aspectRatio: string | undefined,
-  native: { width: number; height: number; sizeMultiple?: number },
+  native: { width: number; height: number; sizeMultiple: number },
 ): { width: number; height: number } {
   if (aspectRatio === undefined) return { width: native.width, height: native.height };
   const [w, h] = aspectRatio.split(':').map(Number);
   if (w === h) return { width: native.width, height: native.height };
-  const m = sizeMultiple(native);
+  const m = native.sizeMultiple;
   const area = native.width * native.height;
   const round = (x: number) => Math.max(m, Math.round(x / m) * m);
   return { width: round(Math.sqrt((area * w) / h)), height: round(Math.sqrt((area * h) / w)) };

@@ -58,7 +58,7 @@ function side(name: 'width' | 'height', value: unknown, multiple: number): numbe
   const v = integer(name, value, multiple, limits.maxSide);
   if (v % multiple !== 0) {
     const down = v - (v % multiple);
-    invalid(`Expected \`${name}\` to be a multiple of ${multiple}, got \`${v}\`; try ${down} or ${down + multiple}.`);
+    invalid(`Expected \`${name}\` to be a multiple of ${multiple} for this model (its VAE and UNet downsample by ${multiple}), got \`${v}\`; try ${down || multiple} or ${down + multiple}.`);
   }
   return v;
 }
@@ -106,8 +106,8 @@ export function checkInputs(options: GenerateOptions, model: ModelFolder): Resol
   return {
     prompt: options.prompt,
     negativePrompt,
-    width: side('width', options.width ?? config.width, config.vaeScaleFactor),
-    height: side('height', options.height ?? config.height, config.vaeScaleFactor),
+    width: side('width', options.width ?? config.width, config.sizeMultiple),
+    height: side('height', options.height ?? config.height, config.sizeMultiple),
     numInferenceSteps,
     guidanceScale: number('guidanceScale', options.guidanceScale ?? config.defaultGuidanceScale, 0, limits.maxGuidance),
     seed: integer('seed', options.seed ?? randomInt(0, limits.maxSeed), 0, limits.maxSeed),

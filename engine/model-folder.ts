@@ -24,6 +24,11 @@ export interface ModelConfig {
   readonly scalingFactor: number;
   /** Pixels per latent cell: 2^(len(block_out_channels) − 1). */
   readonly vaeScaleFactor: number;
+  /**
+   * Image sides must be multiples of this: vaeScaleFactor × 2^(UNet downsamplings). diffusers asks only for multiples
+   * of 8, but an ONNX UNet's skip connections fail to concatenate when a latent side does not halve evenly.
+   */
+  readonly sizeMultiple: number;
   /** From unet/config.json `in_channels`, when present. */
   readonly latentChannels: number | undefined;
   /** From unet/config.json `cross_attention_dim`, when present. */
@@ -177,6 +182,9 @@ export function readModelFolder(dirInput: string): ModelFolder {
     fail(vaeConfigFile, `The UNet works on ${latentChannels} latent channels (${unetConfigFile} in_channels) but the VAE on ${vaeLatentChannels} (${vaeConfigFile} latent_channels). They must come from the same model.`);
   }
   const sampleSize = positiveInteger(unetConfig, 'sample_size', unetConfigFile) ?? 64;
+  const unetBlocks = unetConfig?.block_out_channels;
+  // SD 1.x/2.x UNets have 4 blocks (3 downsamplings) when the config does not say.
+  const sizeMultiple = vaeScaleFactor * 2 ** (Array.isArray(unetBlocks) && unetBlocks.length > 0 ? unetBlocks.length - 1 : 3);
   const crossAttention = unetConfig?.cross_attention_dim;
   const crossAttentionDim = typeof crossAttention === 'number' ? crossAttention : undefined;
 
@@ -185,6 +193,7 @@ export function readModelFolder(dirInput: string): ModelFolder {
   const config: ModelConfig = {
     scalingFactor: positiveNumber(vaeConfig, 'scaling_factor', vaeConfigFile) ?? defaultScalingFactor,
     vaeScaleFactor,
+    sizeMultiple,
     latentChannels,
     crossAttentionDim,
     timeCondProjDim: positiveInteger(unetConfig, 'time_cond_proj_dim', unetConfigFile),
@@ -195,7 +204,7 @@ export function readModelFolder(dirInput: string): ModelFolder {
     defaultGuidanceScale: guidanceDefault(defaults, indexFile) ?? (isLcm ? 8.5 : 7.5),
   };
   for (const key of ['width', 'height'] as const) {
-    if (config[key] % vaeScaleFactor !== 0) fail(indexFile, `Expected imagine_defaults.${key} in ${indexFile} to be a multiple of ${vaeScaleFactor}, got ${config[key]}.`);
+    if (config[key] % sizeMultiple !== 0) fail(indexFile, `Expected imagine_defaults.${key} in ${indexFile} to be a multiple of ${sizeMultiple}, got ${config[key]}.`);
   }
 
   return {

@@ -91,6 +91,7 @@ export class StableDiffusionPipeline {
         defaultGuidanceScale: folder.config.defaultGuidanceScale,
         defaultScheduler: folder.defaultScheduler,
         supportsImg2Img: vaeEncoder !== undefined,
+        sizeMultiple: folder.config.sizeMultiple,
         device: sessions[0].device,
         ...(fallback ? { deviceFallback: fallback } : {}),
       };

@@ -94,6 +94,8 @@ export interface ModelInfo {
   readonly defaultGuidanceScale: number;
   readonly defaultScheduler: SchedulerName;
   readonly supportsImg2Img: boolean;
+  /** Width and height must be multiples of this: the VAE factor × the UNet's downsampling (SD 1.x: 8 × 8 = 64). */
+  readonly sizeMultiple: number;
   /** Where the model runs: the requested device, or 'cpu' after a fallback. */
   readonly device: Device;
   /** Set when `fallbackToCpu` replaced the requested device: why (the engine also emits a process warning). */

@@ -22,6 +22,7 @@ export const fakeModelInfo: ModelInfo = {
   defaultGuidanceScale: 1,
   defaultScheduler: 'EulerDiscreteScheduler',
   supportsImg2Img: true,
+  sizeMultiple: 16,
   device: 'cpu',
 };
 

@@ -130,6 +130,7 @@ const info: ModelInfo = {
   defaultGuidanceScale: 7.5,
   defaultScheduler: 'PNDMScheduler',
   supportsImg2Img: true,
+  sizeMultiple: 64,
   device: 'cpu',
 };
 

@@ -51,6 +51,19 @@ test('reads the tiny-sd folder: parts, scheduler, VAE scaling, native size, defa
   assert.deepEqual(config.latentRgbBias, [0, 0, 0]);
 });
 
+test('sizes must be multiples of the VAE factor times the UNet downsampling (SD 1.x without a UNet config: 64)', () => {
+  assert.equal(readModelFolder(fixture('tiny-sd')).config.sizeMultiple, 16); // VAE 8 × 2 UNet blocks → 2^1
+  const dir = brokenCopy();
+  editJson(join(dir, 'unet', 'config.json'), (j) => {
+    delete j.block_out_channels;
+  });
+  assert.equal(readModelFolder(dir).config.sizeMultiple, 64);
+  editJson(join(dir, 'model_index.json'), (j) => {
+    j.imagine_defaults = { width: 96, height: 96 };
+  });
+  assert.throws(() => readModelFolder(dir), loadError(join(dir, 'model_index.json'), /imagine_defaults.width .* multiple of 64, got 96/));
+});
+
 test('preview factors come from vae_decoder/config.json when present', () => {
   const folder = readModelFolder(fixture('tiny-sd-float-timestep'));
   const vae = JSON.parse(readFileSync(join(fixture('tiny-sd-float-timestep'), 'vae_decoder', 'config.json'), 'utf8'));

@@ -154,8 +154,8 @@ test('long prompts are truncated with a warning naming the dropped text', async 
 
 test('invalid inputs fail before any work with messages that teach', async () => {
   const cases: [Record<string, unknown>, RegExp][] = [
-    [{ width: 100 }, /`width` to be a multiple of 8, got `100`; try 96 or 104/],
-    [{ height: 4000 }, /`height` to be an integer from 8 to 2048, got `4000` \(number\)/],
+    [{ width: 100 }, /`width` to be a multiple of 16 for this model \(its VAE and UNet downsample by 16\), got `100`; try 96 or 112/],
+    [{ height: 4000 }, /`height` to be an integer from 16 to 2048, got `4000` \(number\)/],
     [{ numInferenceSteps: 'abc' }, /`numInferenceSteps` to be an integer from 1 to 150, got `abc` \(string\)/],
     [{ guidanceScale: -1 }, /`guidanceScale` to be a number from 0 to 30/],
     [{ seed: 1.5 }, /`seed` to be an integer from 0 to 4294967295/],

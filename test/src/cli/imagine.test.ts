@@ -45,5 +45,5 @@ test('bad options exit non-zero with a teaching message', () => {
   assert.match(sampler.stderr, /Unknown --sampler `foo`.*euler_a/);
   const width = imagine('x', '--model', model, '--width', '33');
   assert.equal(width.status, 1);
-  assert.match(width.stderr, /sd_engine_invalid_input.*multiple of 8, got `33`; try 32 or 40/);
+  assert.match(width.stderr, /sd_engine_invalid_input.*multiple of 16 for this model.*got `33`; try 32 or 48/);
 });

@@ -5,7 +5,7 @@ import type { ModelInfo } from '../../../src/core/types.ts';
 
 const model: ModelInfo = {
   name: 'tiny-sd', modelDir: '/m', width: 64, height: 64, defaultSteps: 20, defaultGuidanceScale: 7.5,
-  defaultScheduler: 'PNDMScheduler', supportsImg2Img: true, device: 'cpu',
+  defaultScheduler: 'PNDMScheduler', supportsImg2Img: true, sizeMultiple: 16, device: 'cpu',
 };
 
 test('starting until the engine is loaded and every platform connected, then ok', () => {
