@@ -107,7 +107,7 @@ test('a progress callback that throws fails its own job, and the engine keeps wo
 });
 
 test('invalid input errors cross the thread with their code', async () => {
-  await assert.rejects(engine.generate({ ...base, width: 65 }), isCode('sd_engine_invalid_input', /multiple of 8/));
+  await assert.rejects(engine.generate({ ...base, width: 65 }), isCode('sd_engine_invalid_input', /multiple of 16/));
 });
 
 test('a worker that dies fails the running job with sd_engine_worker_crashed; the next job gets a new worker', async () => {
