@@ -1,22 +1,10 @@
 // DDIMScheduler (diffusers scheduling_ddim.py): deterministic for eta = 0.
 import type { TorchGenerator } from '../random.ts';
-import {
-  ConfigReader,
-  addNoiseAlpha,
-  f32,
-  alphaAt,
-  batchNoise,
-  checkBeginIndex,
-  checkSameLength,
-  checkSteps,
-  predictX0,
-  schedulerError,
-  spacedTimesteps,
-  thresholdSample,
-  trainingSchedule,
-  StepBuffers,
-} from './common.ts';
-import type { PredictionType, TimestepSpacing, TrainingSchedule } from './common.ts';
+import { checkBeginIndex, checkSameLength, checkSteps, ConfigReader, schedulerError } from './config.ts';
+import { f32 } from './numeric.ts';
+import { alphaAt, spacedTimesteps, trainingSchedule } from './schedule.ts';
+import type { PredictionType, TimestepSpacing, TrainingSchedule } from './schedule.ts';
+import { addNoiseAlpha, batchNoise, predictX0, StepBuffers, thresholdSample } from './step.ts';
 import type { Scheduler, SchedulerConfigJson, SchedulerOutput } from './scheduler.ts';
 
 export class DDIMScheduler implements Scheduler {

@@ -2,27 +2,13 @@
 // (2 = "DPM++ 2M"), optionally SDE, over the data prediction x0. Karras, exponential and Lu lambda sigma
 // spacings, final_sigmas_type, lower_order_final and dynamic thresholding follow diffusers.
 import type { TorchGenerator } from '../random.ts';
-import {
-  ConfigReader,
-  SigmaCursor,
-  batchNoise,
-  checkSameLength,
-  checkSteps,
-  exponentialSigmas,
-  f32,
-  interpOnIndex,
-  karrasSigmas,
-  logOf,
-  npArange,
-  npLinspace,
-  roundHalfEven,
-  schedulerError,
-  sigmaToT,
-  thresholdSample,
-  trainingSchedule,
-  trainingSigmas,
-} from './common.ts';
-import type { PredictionType, TimestepSpacing, TrainingSchedule } from './common.ts';
+import { checkSameLength, checkSteps, ConfigReader, schedulerError } from './config.ts';
+import { SigmaCursor } from './cursor.ts';
+import { f32, interpOnIndex, npArange, npLinspace, roundHalfEven } from './numeric.ts';
+import { trainingSchedule } from './schedule.ts';
+import type { PredictionType, TimestepSpacing, TrainingSchedule } from './schedule.ts';
+import { exponentialSigmas, karrasSigmas, logOf, sigmaToT, trainingSigmas } from './sigmas.ts';
+import { batchNoise, thresholdSample } from './step.ts';
 import type { Scheduler, SchedulerConfigJson, SchedulerOutput } from './scheduler.ts';
 
 type Algorithm = 'dpmsolver++' | 'sde-dpmsolver++';

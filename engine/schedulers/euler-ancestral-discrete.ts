@@ -2,21 +2,13 @@
 // plus fresh noise of σ_up. Noise is drawn on every step, the last included (σ_up = 0 there), so the
 // generator stream stays aligned with diffusers.
 import type { TorchGenerator } from '../random.ts';
-import {
-  ConfigReader,
-  SigmaCursor,
-  batchNoise,
-  checkSameLength,
-  checkSteps,
-  f32,
-  interpOnIndex,
-  npTrainTimesteps,
-  spacedTimesteps,
-  trainingSchedule,
-  trainingSigmas,
-  StepBuffers,
-} from './common.ts';
-import type { TimestepSpacing, TrainingSchedule } from './common.ts';
+import { checkSameLength, checkSteps, ConfigReader } from './config.ts';
+import { SigmaCursor } from './cursor.ts';
+import { f32, interpOnIndex } from './numeric.ts';
+import { npTrainTimesteps, spacedTimesteps, trainingSchedule } from './schedule.ts';
+import type { TimestepSpacing, TrainingSchedule } from './schedule.ts';
+import { trainingSigmas } from './sigmas.ts';
+import { batchNoise, StepBuffers } from './step.ts';
 import type { Scheduler, SchedulerConfigJson, SchedulerOutput } from './scheduler.ts';
 
 // diffusers raises NotImplementedError for `sample` here.

@@ -1,26 +1,13 @@
 // EulerDiscreteScheduler (diffusers scheduling_euler_discrete.py), k-diffusion's Euler method in sigma space.
 // s_churn is 0 as in every diffusers pipeline call, so the step is deterministic.
 import type { TorchGenerator } from '../random.ts';
-import {
-  ConfigReader,
-  SigmaCursor,
-  checkSameLength,
-  checkSteps,
-  exponentialSigmas,
-  f32,
-  interpOnIndex,
-  npTrainTimesteps,
-  karrasSigmas,
-  logOf,
-  schedulerError,
-  sigmaToT,
-  spacedTimesteps,
-  torchLinspaceF32,
-  trainingSchedule,
-  trainingSigmas,
-  StepBuffers,
-} from './common.ts';
-import type { TimestepSpacing, TrainingSchedule } from './common.ts';
+import { checkSameLength, checkSteps, ConfigReader, schedulerError } from './config.ts';
+import { SigmaCursor } from './cursor.ts';
+import { f32, interpOnIndex, torchLinspaceF32 } from './numeric.ts';
+import { npTrainTimesteps, spacedTimesteps, trainingSchedule } from './schedule.ts';
+import type { TimestepSpacing, TrainingSchedule } from './schedule.ts';
+import { exponentialSigmas, karrasSigmas, logOf, sigmaToT, trainingSigmas } from './sigmas.ts';
+import { StepBuffers } from './step.ts';
 import type { Scheduler, SchedulerConfigJson, SchedulerOutput } from './scheduler.ts';
 
 type EulerPrediction = 'epsilon' | 'v_prediction' | 'sample' | 'original_sample';

@@ -1,7 +1,7 @@
 // Scheduler registry: builds a scheduler from a diffusers scheduler_config.json, by its `_class_name`
 // or by an explicit name (diffusers' `Scheduler.from_config(pipe.scheduler.config)` swap).
 import type { SchedulerName } from '../types.ts';
-import { schedulerError } from './common.ts';
+import { schedulerError } from './config.ts';
 import { DDIMScheduler } from './ddim.ts';
 import { DPMSolverMultistepScheduler } from './dpm-solver-multistep.ts';
 import { EulerAncestralDiscreteScheduler } from './euler-ancestral-discrete.ts';

@@ -1,23 +1,12 @@
 // LCMScheduler (diffusers scheduling_lcm.py): consistency-model steps. Each step maps to the boundary-
 // conditioned x0 (`denoised`), then re-noises to the next timestep with fresh noise (except the last step).
 import type { TorchGenerator } from '../random.ts';
-import {
-  ConfigReader,
-  SigmaCursor,
-  addNoiseAlpha,
-  alphaAt,
-  batchNoise,
-  checkSameLength,
-  checkSteps,
-  f32,
-  npLinspace,
-  predictX0,
-  schedulerError,
-  thresholdSample,
-  trainingSchedule,
-  StepBuffers,
-} from './common.ts';
-import type { PredictionType, TrainingSchedule } from './common.ts';
+import { checkSameLength, checkSteps, ConfigReader, schedulerError } from './config.ts';
+import { SigmaCursor } from './cursor.ts';
+import { f32, npLinspace } from './numeric.ts';
+import { alphaAt, trainingSchedule } from './schedule.ts';
+import type { PredictionType, TrainingSchedule } from './schedule.ts';
+import { addNoiseAlpha, batchNoise, predictX0, StepBuffers, thresholdSample } from './step.ts';
 import type { Scheduler, SchedulerConfigJson, SchedulerOutput } from './scheduler.ts';
 
 export interface LcmTimestepOptions {

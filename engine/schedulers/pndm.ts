@@ -1,22 +1,11 @@
 // PNDMScheduler (diffusers scheduling_pndm.py): pseudo Runge-Kutta warm-up (skipped for Stable Diffusion,
 // skip_prk_steps=true) followed by linear multistep (PLMS) steps over stored ε values.
 import type { TorchGenerator } from '../random.ts';
-import {
-  ConfigReader,
-  addNoiseAlpha,
-  alphaAt,
-  checkBeginIndex,
-  checkSameLength,
-  checkSteps,
-  f32,
-  npArange,
-  npLinspace,
-  roundHalfEven,
-  schedulerError,
-  trainingSchedule,
-  StepBuffers,
-} from './common.ts';
-import type { TimestepSpacing, TrainingSchedule } from './common.ts';
+import { checkBeginIndex, checkSameLength, checkSteps, ConfigReader, schedulerError } from './config.ts';
+import { f32, npArange, npLinspace, roundHalfEven } from './numeric.ts';
+import { alphaAt, trainingSchedule } from './schedule.ts';
+import type { TimestepSpacing, TrainingSchedule } from './schedule.ts';
+import { addNoiseAlpha, StepBuffers } from './step.ts';
 import type { Scheduler, SchedulerConfigJson, SchedulerOutput } from './scheduler.ts';
 
 type PndmPrediction = 'epsilon' | 'v_prediction';
