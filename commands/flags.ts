@@ -23,6 +23,7 @@ export const samplers = {
 } as const satisfies Record<string, { scheduler: SchedulerName; useKarrasSigmas?: boolean }>;
 export type SamplerName = keyof typeof samplers;
 export const samplerNames = Object.keys(samplers) as SamplerName[];
+export const isSamplerName = (name: string): name is SamplerName => Object.hasOwn(samplers, name);
 
 /** A sampler's job parameters: the scheduler class, Karras sigmas when the name asks for them, the name for display. */
 export function samplerParams(sampler: SamplerName): { scheduler: SchedulerName; useKarrasSigmas?: boolean; sampler: SamplerName } {

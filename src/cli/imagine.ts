@@ -3,13 +3,14 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { EngineError, composeGrid, createEngine, decodeImage, encodePng, isSchedulerName, schedulerNames } from '../../engine/index.ts';
-import type { Device, GenerateOptions, SchedulerName } from '../../engine/index.ts';
+import type { Device, GenerateOptions } from '../../engine/index.ts';
+import { isSamplerName, samplerNames, samplerParams } from '../../commands/flags.ts';
 
 const usage = `Usage: npm run imagine -- "<prompt>" [options]
 
   --seed N          seed of the first image (image i uses seed + i)     default: random
   --steps N         denoising steps                                    default: the model's
-  --sampler NAME    ${schedulerNames.join(', ')}
+  --sampler NAME    ${samplerNames.join(', ')}, or a diffusers scheduler class
                     or euler, euler_a, ddim, pndm, dpm++, lcm          default: the model's
   --guidance X      classifier-free guidance scale (≤ 1 disables it)   default: the model's
   --width W         multiple of 8                                      default: the model's
@@ -22,19 +23,6 @@ const usage = `Usage: npm run imagine -- "<prompt>" [options]
   --device D        cpu, cuda or webgpu                                default: cpu
   --out FILE        output PNG                                         default: imagine-<seed>.png`;
 
-const samplerAliases: Record<string, SchedulerName> = {
-  ddim: 'DDIMScheduler',
-  pndm: 'PNDMScheduler',
-  plms: 'PNDMScheduler',
-  euler: 'EulerDiscreteScheduler',
-  euler_a: 'EulerAncestralDiscreteScheduler',
-  'euler-a': 'EulerAncestralDiscreteScheduler',
-  'euler-ancestral': 'EulerAncestralDiscreteScheduler',
-  'dpm++': 'DPMSolverMultistepScheduler',
-  'dpm++2m': 'DPMSolverMultistepScheduler',
-  dpmpp_2m: 'DPMSolverMultistepScheduler',
-  lcm: 'LCMScheduler',
-};
 
 class UsageError extends Error {}
 
@@ -45,13 +33,16 @@ function numberOption(name: string, value: string | undefined): number | undefin
   return n;
 }
 
-function sampler(value: string | undefined): SchedulerName | undefined {
-  if (value === undefined) return undefined;
-  const name = samplerAliases[value.toLowerCase()] ?? value;
-  if (!isSchedulerName(name)) {
-    throw new UsageError(`Unknown --sampler \`${value}\`. Use one of ${schedulerNames.join(', ')} or ${Object.keys(samplerAliases).join(', ')}.`);
+/** `--sampler`: the names `/imagine` accepts (shared with commands/), or a diffusers scheduler class name. */
+function sampler(value: string | undefined): Pick<GenerateOptions, 'scheduler' | 'useKarrasSigmas'> {
+  if (value === undefined) return {};
+  const key = value.toLowerCase();
+  if (isSamplerName(key)) {
+    const { scheduler, useKarrasSigmas } = samplerParams(key);
+    return { scheduler, ...(useKarrasSigmas !== undefined && { useKarrasSigmas }) };
   }
-  return name;
+  if (isSchedulerName(value)) return { scheduler: value };
+  throw new UsageError(`Unknown --sampler \`${value}\`. Use one of ${samplerNames.join(', ')} or ${schedulerNames.join(', ')}.`);
 }
 
 function progressBar(step: number, total: number, startMs: number): string {
@@ -94,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
     negativePrompt: values.negative,
     seed: numberOption('seed', values.seed),
     numInferenceSteps: numberOption('steps', values.steps),
-    scheduler: sampler(values.sampler),
+    ...sampler(values.sampler),
     guidanceScale: numberOption('guidance', values.guidance),
     width: numberOption('width', values.width),
     height: numberOption('height', values.height),
