@@ -10,11 +10,11 @@ const usage = `Usage: npm run imagine -- "<prompt>" [options]
 
   --seed N          seed of the first image (image i uses seed + i)     default: random
   --steps N         denoising steps                                    default: the model's
-  --sampler NAME    ${samplerNames.join(', ')}, or a diffusers scheduler class
-                    or euler, euler_a, ddim, pndm, dpm++, lcm          default: the model's
+  --sampler NAME    ${samplerNames.join(', ')}
+                    or a diffusers scheduler class name                default: the model's
   --guidance X      classifier-free guidance scale (≤ 1 disables it)   default: the model's
-  --width W         multiple of 8                                      default: the model's
-  --height H        multiple of 8                                      default: the model's
+  --width W         a multiple of the model's size multiple (16, 64)  default: the model's
+  --height H        likewise                                           default: the model's
   --negative TEXT   negative prompt
   --n N             images (written as a 2-column grid when N > 1)     default: 1
   --image IN.png    img2img init image
