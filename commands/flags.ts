@@ -166,8 +166,8 @@ export function parseAspectRatio(value: string): string {
 }
 
 /**
- * Width and height for an aspect ratio, keeping about the model's native pixel count, each side a multiple of
- * the model's `sizeMultiple`. `1:1` (or no ratio) gives the native size exactly.
+ * Width and height for an aspect ratio: the short side stays the model's native one, where it was trained (SD 1.5:
+ * `3:2` → 768×512), and the long side is rounded to the model's `sizeMultiple`. `1:1` (or none) is the native size.
  */
 export function sizeFor(
   aspectRatio: string | undefined,
@@ -176,10 +176,9 @@ export function sizeFor(
   if (aspectRatio === undefined) return { width: native.width, height: native.height };
   const [w, h] = aspectRatio.split(':').map(Number);
   if (w === h) return { width: native.width, height: native.height };
-  const m = native.sizeMultiple;
-  const area = native.width * native.height;
-  const round = (x: number) => Math.max(m, Math.round(x / m) * m);
-  return { width: round(Math.sqrt((area * w) / h)), height: round(Math.sqrt((area * h) / w)) };
+  const short = Math.min(native.width, native.height);
+  const long = Math.max(native.sizeMultiple, Math.round((short * Math.max(w, h)) / Math.min(w, h) / native.sizeMultiple) * native.sizeMultiple);
+  return w > h ? { width: long, height: short } : { width: short, height: long };
 }
 
 /** The flags as text, in canonical form; `parseFlags(formatFlags(f))` gives `f` back. */

