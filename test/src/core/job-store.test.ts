@@ -4,84 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openJobStore, sqlitePath } from '../../../src/core/job-store.ts';
-import type { JobRecord } from '../../../src/core/types.ts';
-
-function job(id: string, seq: number, extra: Partial<JobRecord> = {}): JobRecord {
-  return {
-    id,
-    seq,
-    platform: 'discord',
-    guildId: '123',
-    channelId: '456',
-    ownerId: '789',
-    ownerName: 'Ana',
-    kind: 'upscale',
-    params: {
-      prompt: 'a fox',
-      negativePrompt: 'snow',
-      width: 128,
-      height: 96,
-      numInferenceSteps: 20,
-      guidanceScale: 7.5,
-      seed: 4294967295,
-      numImagesPerPrompt: 1,
-      scheduler: 'EulerAncestralDiscreteScheduler',
-      strength: 0.3,
-      initImage: { jobId: 'parent', index: 2 },
-      aspectRatio: '4:3',
-      sampler: 'euler_a',
-    },
-    parent: { jobId: 'parent', action: 'U2' },
-    priority: 1,
-    status: 'queued',
-    createdAt: 1700000000000,
-    message: { platform: 'discord', channelId: '456', messageId: '999', data: { token: 'tok', expiresAt: 1, ephemeral: false, none: null } },
-    attempts: 0,
-    completions: 0,
-    ...extra,
-  };
-}
+import { concurrentUpdatesAreSerialised, roundTripAcrossRestart } from '../../helpers/job-store-contract.ts';
 
 test('jobs, images, settings and the pending index survive closing and reopening the SQLite file', async () => {
   const dataDir = join(mkdtempSync(join(tmpdir(), 'store-')), 'nested', 'data');
-  const first = openJobStore({ dataDir });
-  assert.equal(await first.nextSeq(), 1);
-  assert.equal(await first.nextSeq(), 2);
-  const ids = [await first.newJobId(), await first.newJobId()];
-  for (const id of ids) assert.match(id, /^[0-9a-hjkmnp-tv-z]{6}$/);
-  await first.createJob(job('aaaaaa', 5));
-  await first.createJob(job('bbbbbb', 3));
-  await first.createJob(job('cccccc', 4));
-  await first.updateJob('aaaaaa', (j) => ({ ...j, status: 'running', attempts: 1 }));
-  await first.updateJob('cccccc', (j) => ({ ...j, status: 'done', completions: 1, seeds: [7] }));
-  const png = new Uint8Array([137, 80, 78, 71, 0, 255, 1]);
-  await first.putImages('cccccc', [png, new Uint8Array([1])]);
-  await first.setUserSettings('discord', '789', { aspectRatio: '3:2', numInferenceSteps: 12 });
-  await first.setGuildSettings('discord', '123', { bannedWords: ['x'], guidanceScale: 4 });
-  await first.close();
+  await roundTripAcrossRestart(() => openJobStore({ dataDir }));
   assert.ok(existsSync(sqlitePath(dataDir)));
-
-  const second = openJobStore({ dataDir });
-  assert.deepEqual(await second.getJob('bbbbbb'), job('bbbbbb', 3));
-  assert.deepEqual((await second.pendingJobs()).map((j) => [j.id, j.status]), [['bbbbbb', 'queued'], ['aaaaaa', 'running']]);
-  assert.deepEqual(await second.getImage('cccccc', 1), png);
-  assert.deepEqual(await second.getImage('cccccc', 2), new Uint8Array([1]));
-  assert.equal(await second.getImage('cccccc', 3), undefined);
-  assert.deepEqual(await second.userSettings('discord', '789'), { aspectRatio: '3:2', numInferenceSteps: 12 });
-  assert.deepEqual(await second.guildSettings('discord', '123'), { bannedWords: ['x'], guidanceScale: 4 });
-  assert.deepEqual(await second.userSettings('slack', '789'), {});
-  assert.equal(await second.nextSeq(), 3, 'the sequence continues after a restart');
-  assert.equal((await second.getJob('cccccc'))?.completions, 1);
-  await second.close();
 });
 
-test('concurrent read-modify-write updates are not lost', async () => {
-  const store = openJobStore({ dataDir: mkdtempSync(join(tmpdir(), 'store-')) });
-  await store.createJob(job('dddddd', 1));
-  await Promise.all(Array.from({ length: 25 }, () => store.updateJob('dddddd', (j) => ({ ...j, attempts: j.attempts + 1 }))));
-  assert.equal((await store.getJob('dddddd'))?.attempts, 25);
-  const seqs = await Promise.all(Array.from({ length: 20 }, () => store.nextSeq()));
-  assert.equal(new Set(seqs).size, 20);
-  assert.equal(await store.updateJob('missing', (j) => j), undefined);
-  await store.close();
+test('concurrent read-modify-write updates are not lost (SQLite)', async () => {
+  await concurrentUpdatesAreSerialised(openJobStore({ dataDir: mkdtempSync(join(tmpdir(), 'store-')) }));
 });
