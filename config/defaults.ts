@@ -20,6 +20,7 @@ export const defaultConfig = {
   queueRolePriority: {},
   jobTimeoutMs: 10 * 60_000,
   shutdownGraceMs: 25_000,
+  jobRetentionDays: 30,
 
   maxPromptLength: 1000,
   maxSteps: 150,

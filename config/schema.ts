@@ -54,6 +54,11 @@ export interface BotConfig {
    * the restart. @default 25000 (inside the usual 30 s termination grace of process managers)
    */
   readonly shutdownGraceMs: number;
+  /**
+   * Finished jobs (done, failed, cancelled) and their images are deleted this many days after they finished, checked
+   * at start and hourly; their buttons then answer that the job was deleted. 0 keeps everything forever. @default 30
+   */
+  readonly jobRetentionDays: number;
 
   // ── generation bounds and defaults ──
   /** Longest prompt accepted, in characters (flags included). @default 1000 */
@@ -183,6 +188,7 @@ export const configShape = {
   queueRolePriority: weightMap.default(defaultConfig.queueRolePriority),
   jobTimeoutMs: int(1000, 24 * 3_600_000).default(defaultConfig.jobTimeoutMs),
   shutdownGraceMs: int(0, 3_600_000).default(defaultConfig.shutdownGraceMs),
+  jobRetentionDays: int(0, 36_500).default(defaultConfig.jobRetentionDays),
 
   maxPromptLength: int(1, 6000).default(defaultConfig.maxPromptLength),
   maxSteps: int(1, 1000).default(defaultConfig.maxSteps),

@@ -3,6 +3,7 @@
 import type { EventEmitter } from 'node:events';
 import { parseButtonId } from './button-id.ts';
 import { BotError, ErrorCode, asBotError } from './errors.ts';
+import { missingJobMessage } from './job-retention.ts';
 import type { Logger } from './logger.ts';
 import type {
   BotCore,
@@ -32,6 +33,8 @@ export interface BotOptions {
   readonly attachSurface: (surface: JobSurface) => void;
   readonly detachSurface: (platform: Platform) => void;
   readonly events: EventEmitter;
+  /** JOB_RETENTION_DAYS, so a button on a pruned job says why it is gone. @default 0 */
+  readonly retentionDays?: number;
 }
 
 export class Bot implements BotCore {
@@ -76,7 +79,8 @@ export class Bot implements BotCore {
         const { jobId, action } = parseButtonId(input.customId);
         const job = await this.services.jobs.get(jobId);
         if (!job || job.platform !== input.actor.platform) {
-          throw new BotError(ErrorCode.NotFound, `button for missing job ${jobId}`, `Job \`${jobId}\` no longer exists, so this button can't do anything.`);
+          const imagine = this.services.commandName(input.actor.platform, 'imagine');
+          throw new BotError(ErrorCode.NotFound, `button for missing job ${jobId}`, missingJobMessage(jobId, this.#o.retentionDays ?? 0, imagine));
         }
         await this.#o.buttons.handle({ input, reply, services: this.services, action, job });
       }

@@ -6,6 +6,7 @@ import { batchKey, withJobBatching } from '../../engine/index.ts';
 import type { Engine } from '../../engine/index.ts';
 import { Bot, type ButtonHandlers } from './bot.ts';
 import { FairDispatcher } from './dispatcher.ts';
+import { type JobRetention, startJobRetention } from './job-retention.ts';
 import { createJobRunner } from './job-runner.ts';
 import { CoreJobService } from './job-service.ts';
 import type { JobStore } from './job-store.ts';
@@ -35,7 +36,7 @@ export type CoreConfig = Pick<
   | 'varySubtleStrength'
   | 'bannedWords'
 > &
-  Partial<Pick<BotConfig, 'engineBatchJobs'>>;
+  Partial<Pick<BotConfig, 'engineBatchJobs' | 'jobRetentionDays'>>;
 
 export interface CoreDeps {
   readonly config: CoreConfig;
@@ -172,7 +173,10 @@ export function createCore(deps: CoreDeps): Core {
     }),
   };
 
+  const retentionDays = config.jobRetentionDays ?? 0;
+  let retention: JobRetention | undefined;
   const bot = new Bot({
+    retentionDays,
     commands: deps.commands,
     buttons: deps.buttons,
     services,
@@ -207,10 +211,13 @@ export function createCore(deps: CoreDeps): Core {
         dispatcher.restore(job);
       }
       if (pending.length > 0) log.info({ jobs: pending.length }, 'recovered unfinished jobs');
+      // After recovery, so the first prune never delays re-queued jobs.
+      retention ??= startJobRetention({ store, retentionDays, log });
       return pending.length;
     },
     async close() {
       clearTimeout(refresh);
+      await retention?.stop();
       await dispatcher.close();
       await store.close();
     },

@@ -4,6 +4,9 @@
 //
 // Crash safety: a new job is added to the pending index before its record is written, and leaves the index only
 // after its final status is written. Recovery therefore sees every unfinished job and skips ids without a record.
+//
+// Retention: a job that reaches a final status is also listed in the bucket of the UTC day it finished
+// (`index:finished:<day>`), so pruning reads only the buckets of expired days instead of scanning every image.
 import { randomInt } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -15,6 +18,21 @@ import type { GenerationDefaults, GuildSettings, JobRecord, Platform } from './t
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower case
 const PENDING = 'index:pending';
 const SEQ = 'meta:seq';
+const DAY_MS = 86_400_000;
+const FINISHED = 'index:finished:'; // + UTC day number → [jobId, finishedAt][]
+const FINISHED_FROM = 'meta:finished-from-day'; // the oldest day that may still have a bucket
+const FINISHED_INDEXED = 'meta:finished-indexed'; // set once jobs finished before the index existed are listed
+
+type FinishedEntry = [id: string, at: number];
+
+function isFinal(job: JobRecord): boolean {
+  return job.status === 'done' || job.status === 'failed' || job.status === 'cancelled';
+}
+
+/** When a final job counts as finished: its `finishedAt`, else (older records) its creation. */
+function finishedAt(job: JobRecord): number {
+  return job.finishedAt ?? job.createdAt;
+}
 
 export interface JobStoreOptions {
   /** Folder for `imagine-bot.sqlite`. */
@@ -23,17 +41,21 @@ export interface JobStoreOptions {
   readonly redisUrl?: string | undefined;
   /** Called with store errors that keyv reports as events. */
   readonly onError?: (error: unknown) => void;
+  /** Clock for retention; tests inject one. @default Date.now */
+  readonly now?: () => number;
 }
 
 export class JobStore {
   readonly #keyv: Keyv;
   #lock: Promise<unknown> = Promise.resolve();
   #seq: number | undefined;
+  readonly #now: () => number;
 
   /** `ready`: set-up that must finish before the first write and before closing. */
-  constructor(keyv: Keyv, ready: Promise<unknown> = Promise.resolve()) {
+  constructor(keyv: Keyv, ready: Promise<unknown> = Promise.resolve(), now: () => number = Date.now) {
     this.#keyv = keyv;
     this.#lock = ready.catch(() => undefined);
+    this.#now = now;
   }
 
   /** Serialise writes: each `fn` runs after the previous one settled. */
@@ -87,7 +109,8 @@ export class JobStore {
       const next = update(job);
       if (!next) return job;
       await this.#keyv.set(`job:${id}`, next);
-      if (next.status === 'done' || next.status === 'failed' || next.status === 'cancelled') {
+      if (isFinal(next) && !isFinal(job)) await this.#listFinished([[id, finishedAt(next)]]);
+      if (isFinal(next)) {
         const pending = (await this.#keyv.get<string[]>(PENDING)) ?? [];
         const at = pending.indexOf(id);
         if (at >= 0) {
@@ -111,6 +134,92 @@ export class JobStore {
       if (jobs.length !== ids.length) await this.#keyv.set(PENDING, jobs.map((j) => j.id));
       return jobs.sort((a, b) => a.seq - b.seq);
     });
+  }
+
+  /** Add entries to their day buckets (skipping ids already listed). Call inside `#exclusive`. */
+  async #listFinished(entries: readonly FinishedEntry[]): Promise<void> {
+    const byDay = new Map<number, FinishedEntry[]>();
+    for (const entry of entries) {
+      const day = Math.floor(entry[1] / DAY_MS);
+      byDay.set(day, [...(byDay.get(day) ?? []), entry]);
+    }
+    for (const [day, added] of byDay) {
+      const bucket = (await this.#keyv.get<FinishedEntry[]>(`${FINISHED}${day}`)) ?? [];
+      const known = new Set(bucket.map(([id]) => id));
+      const fresh = added.filter(([id]) => !known.has(id));
+      if (fresh.length > 0) await this.#keyv.set(`${FINISHED}${day}`, [...bucket, ...fresh]);
+    }
+    const from = await this.#keyv.get<number>(FINISHED_FROM);
+    const oldest = Math.min(...byDay.keys());
+    if (byDay.size > 0 && (from === undefined || oldest < from)) await this.#keyv.set(FINISHED_FROM, oldest);
+  }
+
+  /**
+   * List jobs that finished before the day index existed, once per store. Scans every key (images included) with
+   * keyv's iterator outside the write lock, so the bot keeps working while an old store is indexed.
+   */
+  async #indexOldJobs(): Promise<void> {
+    if (await this.#keyv.get<boolean>(FINISHED_INDEXED)) return;
+    const found: FinishedEntry[] = [];
+    if (this.#keyv.iterator) {
+      for await (const [key, value] of this.#keyv.iterator(undefined)) {
+        const job = value as JobRecord | undefined;
+        if (typeof key === 'string' && key.startsWith('job:') && job && isFinal(job)) found.push([job.id, finishedAt(job)]);
+      }
+    }
+    await this.#exclusive(async () => {
+      await this.#listFinished(found);
+      await this.#keyv.set(FINISHED_INDEXED, true);
+    });
+  }
+
+  /**
+   * Delete finished (done/failed/cancelled) jobs that finished more than `maxAgeMs` ago, with their images and grid.
+   * Queued and running jobs are never deleted. Returns the number of jobs deleted.
+   */
+  async pruneFinished(maxAgeMs: number): Promise<number> {
+    await this.#indexOldJobs();
+    const cutoff = this.#now() - maxAgeMs;
+    const from = await this.#keyv.get<number>(FINISHED_FROM);
+    if (from === undefined) return 0;
+    const lastDay = Math.floor(cutoff / DAY_MS);
+    let deleted = 0;
+    let oldestLeft: number | undefined;
+    // One bucket per lock turn: new jobs are not held up by a long prune.
+    for (let day = from; day <= lastDay; day++) {
+      deleted += await this.#exclusive(async () => {
+        const bucket = await this.#keyv.get<FinishedEntry[]>(`${FINISHED}${day}`);
+        if (!bucket) return 0;
+        const keep: FinishedEntry[] = [];
+        let gone = 0;
+        for (const entry of bucket) {
+          if (entry[1] >= cutoff) keep.push(entry);
+          else if (await this.#deleteJob(entry[0])) gone++;
+        }
+        if (keep.length > 0) await this.#keyv.set(`${FINISHED}${day}`, keep);
+        else await this.#keyv.delete(`${FINISHED}${day}`);
+        if (keep.length > 0) oldestLeft ??= day;
+        return gone;
+      });
+    }
+    await this.#exclusive(async () => {
+      // Only move forward: a concurrent finish with an older stamp has already lowered it itself.
+      const now = await this.#keyv.get<number>(FINISHED_FROM);
+      const next = oldestLeft ?? lastDay + 1;
+      if (now === from && next > from) await this.#keyv.set(FINISHED_FROM, next);
+    });
+    return deleted;
+  }
+
+  /** Delete one final job's record, images and grid; false when it is gone or (again) unfinished. */
+  async #deleteJob(id: string): Promise<boolean> {
+    const job = await this.#keyv.get<JobRecord>(`job:${id}`);
+    if (!job || !isFinal(job)) return false;
+    // Images are stored 1..n without gaps; the bound only guards against a corrupt record.
+    for (let i = 1; i <= 64 && (await this.#keyv.delete(`image:${id}:${i}`)); i++);
+    await this.#keyv.delete(`image:${id}:grid:1`);
+    await this.#keyv.delete(`job:${id}`);
+    return true;
   }
 
   /** Store a finished job's images (PNG), 1-based by index. */
@@ -179,5 +288,5 @@ export function openJobStore(options: JobStoreOptions): JobStore {
     keyv = new Keyv({ store: sqlite, namespace: 'imagine-bot' });
   }
   keyv.on('error', (error: unknown) => options.onError?.(error));
-  return new JobStore(keyv, ready);
+  return new JobStore(keyv, ready, options.now);
 }

@@ -92,3 +92,26 @@ export async function concurrentUpdatesAreSerialised(store: JobStore): Promise<v
   assert.equal(await store.updateJob('missing', (j) => j), undefined);
   await store.close();
 }
+
+/** Retention on this backend: an expired finished job goes with its images; a younger one and a queued one stay. */
+export async function pruneRoundTrip(open: (now: () => number) => JobStore): Promise<void> {
+  const day = 86_400_000;
+  const t0 = Date.UTC(2026, 2, 1, 12);
+  let t = t0;
+  const store = open(() => t);
+  await store.createJob(job('prune1', 1));
+  await store.createJob(job('keep01', 2));
+  await store.createJob(job('queue1', 3, { createdAt: t0 - 90 * day }));
+  await store.updateJob('prune1', (j) => ({ ...j, status: 'done', finishedAt: t0 }));
+  await store.updateJob('keep01', (j) => ({ ...j, status: 'failed', finishedAt: t0 + 5 * day }));
+  await store.putImages('prune1', [new Uint8Array([1]), new Uint8Array([2])]);
+  await store.putImages('prune1:grid', [new Uint8Array([3])]);
+  t = t0 + 31 * day;
+  assert.equal(await store.pruneFinished(30 * day), 1);
+  assert.equal(await store.getJob('prune1'), undefined);
+  assert.equal(await store.getImage('prune1', 2), undefined);
+  assert.equal(await store.getImage('prune1:grid', 1), undefined);
+  assert.equal((await store.getJob('keep01'))?.status, 'failed');
+  assert.deepEqual((await store.pendingJobs()).map((j) => j.id), ['queue1']);
+  await store.close();
+}

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { openJobStore } from '../../../src/core/job-store.ts';
-import { concurrentUpdatesAreSerialised, roundTripAcrossRestart } from '../../helpers/job-store-contract.ts';
+import { concurrentUpdatesAreSerialised, pruneRoundTrip, roundTripAcrossRestart } from '../../helpers/job-store-contract.ts';
 
 let server: ChildProcess | undefined;
 let dir = '';
@@ -64,4 +64,8 @@ test('jobs, images, settings and the pending index survive a restart on the same
 
 test('concurrent read-modify-write updates are not lost (Redis, one process)', async () => {
   await concurrentUpdatesAreSerialised(openJobStore({ dataDir: dir, redisUrl: `redis://127.0.0.1:${port}/2` }));
+});
+
+test('finished jobs past the retention are pruned with their images (Redis)', async () => {
+  await pruneRoundTrip((now) => openJobStore({ dataDir: dir, redisUrl: `redis://127.0.0.1:${port}/3`, now }));
 });
