@@ -49,28 +49,21 @@ test('a swapped scheduler keeps the model schedule but its own class defaults (t
 });
 
 // A pipeline-shaped loop over every scheduler: SD latents 1×4×64×64, an ε "model", previews each step.
-test('every scheduler runs a 16K-float text2img loop and an img2img loop, median step under a millisecond', () => {
+// Speed is measured by `npm run bench:engine` (the pipeline's overhead ratio), not here.
+test('every scheduler runs a 16K-float text2img loop and an img2img loop', () => {
   const n = 4 * 64 * 64;
   for (const name of schedulerNames) {
     const steps = name === 'LCMScheduler' ? 8 : 20;
-    const times: number[] = [];
-    let x: Float32Array = new Float32Array(0);
-    // Twice: the first pass warms the JIT, the second is timed.
-    for (let pass = 0; pass < 2; pass++) {
-      const s = createScheduler(SD15_CONFIG, name);
-      s.setTimesteps(steps);
-      const g = new TorchGenerator(42);
-      x = g.randn([1, 4, 64, 64]).map((v) => v * s.initNoiseSigma);
-      for (const t of s.timesteps) {
-        const input = s.scaleModelInput(x, t);
-        const eps = input.map((v) => v * 0.3);
-        const t0 = performance.now();
-        const out = s.step(eps, t, x, [g]);
-        if (pass === 1) times.push(performance.now() - t0);
-        assert.equal(out.prevSample.length, n);
-        assert.equal(out.predOriginalSample.length, n);
-        x = out.prevSample;
-      }
+    const s = createScheduler(SD15_CONFIG, name);
+    s.setTimesteps(steps);
+    const g0 = new TorchGenerator(42);
+    let x: Float32Array = g0.randn([1, 4, 64, 64]).map((v) => v * s.initNoiseSigma);
+    for (const t of s.timesteps) {
+      const eps = s.scaleModelInput(x, t).map((v) => v * 0.3);
+      const out = s.step(eps, t, x, [g0]);
+      assert.equal(out.prevSample.length, n);
+      assert.equal(out.predOriginalSample.length, n);
+      x = out.prevSample;
     }
     assert.ok(x.every(Number.isFinite), `${name} produced non-finite values`);
 
@@ -86,9 +79,6 @@ test('every scheduler runs a 16K-float text2img loop and an img2img loop, median
       y = i2i.step(i2i.scaleModelInput(y, t).map((v) => v * 0.1), t, y, [g]).prevSample;
     }
     assert.ok(y.every(Number.isFinite), `${name} img2img produced non-finite values`);
-    // The median resists JIT warm-up and a busy machine; measured ~0.1 ms, ~0.5 ms with a 16K randn.
-    const median = times.sort((a, b) => a - b)[times.length >> 1];
-    assert.ok(median < 1, `${name}: median step took ${median.toFixed(3)} ms`);
   }
 });
 
