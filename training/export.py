@@ -1,7 +1,9 @@
 """Exports the trained model to ONNX in the diffusers/optimum layout under models/<name>/.
 
-Usage: /usr/bin/python3 training/export.py [--checkpoint training/runs/unet.pt] [--out models/shapes-ldm-v1]
-Without --checkpoint it takes unet_final.pt (EMA weights), or the EMA weights of the latest unet.pt.
+Usage: [TRAIN_RUN=v2|v1] /usr/bin/python3 training/export.py [--checkpoint training/runs/v2/unet.pt] [--out DIR]
+Without --checkpoint it takes the run's unet_final.pt (EMA weights), or the EMA weights of its latest unet.pt;
+--out defaults to models/<the run's name> (v1 -> shapes-ldm-v1, v2 -> shapes-ldm-v2). The UNet's architecture
+(coords or not) comes from the checkpoint and is written to unet/config.json as `imagine_coords`.
 Initializers keep their PyTorch parameter names (no constant folding; onnxruntime folds at load), so
 training/reference_sampler.py can rebuild the same networks from the ONNX files alone.
 """
@@ -17,9 +19,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import clip_tokenizer  # noqa: E402
 from models import VAE, TextEncoder, UNet  # noqa: E402
-from train import DATA, RUNS, TOKENIZER_DIR  # noqa: E402
+from train import DATA, RUN_DIR, RUN_NAME, RUNS, TOKENIZER_DIR, unet_config_of  # noqa: E402
 
-NAME = 'shapes-ldm-v1'
+NAME = RUN_NAME
 ROOT = os.path.dirname(HERE)
 OPSET = 17
 SCHEDULER = {
@@ -74,8 +76,8 @@ def export(module, args, path, inputs, outputs, axes):
 def load_weights(checkpoint):
     s = torch.load(checkpoint)
     if 'ema_unet' in s:
-        return s['ema_unet'], s['ema_te'], s['step']
-    return s['unet'], s['te'], s['step']
+        return s['ema_unet'], s['ema_te'], s['step'], unet_config_of(s)
+    return s['unet'], s['te'], s['step'], unet_config_of(s)
 
 
 def main():
@@ -83,14 +85,14 @@ def main():
     ap.add_argument('--checkpoint')
     ap.add_argument('--out', default=os.path.join(ROOT, 'models', NAME))
     a = ap.parse_args()
-    ckpt = a.checkpoint or next(p for p in (os.path.join(RUNS, 'unet_final.pt'), os.path.join(RUNS, 'unet.pt'))
+    ckpt = a.checkpoint or next(p for p in (os.path.join(RUN_DIR, 'unet_final.pt'), os.path.join(RUN_DIR, 'unet.pt'))
                                 if os.path.exists(p))
-    unet_sd, te_sd, step = load_weights(ckpt)
+    unet_sd, te_sd, step, unet_cfg = load_weights(ckpt)
     with open(os.path.join(DATA, 'latent_stats.json')) as f:
         stats = json.load(f)
     tok = clip_tokenizer.ClipTokenizer(TOKENIZER_DIR)
     vocab, seq = len(tok.encoder), tok.max_length
-    unet, te, vae = UNet(), TextEncoder(vocab, seq), VAE()
+    unet, te, vae = UNet(**unet_cfg), TextEncoder(vocab, seq), VAE()
     unet.load_state_dict(unet_sd)
     te.load_state_dict(te_sd)
     vae.load_state_dict(torch.load(os.path.join(RUNS, 'vae_final.pt')))
@@ -136,7 +138,7 @@ def main():
          'text_encoder', 'config.json')
     dump({'_class_name': 'UNet2DConditionModel', 'sample_size': 16, 'in_channels': 4, 'out_channels': 4,
           'block_out_channels': [48, 96, 128], 'cross_attention_dim': 128, 'attention_head_dim': 4,
-          'prediction_type': 'epsilon'}, 'unet', 'config.json')
+          'prediction_type': 'epsilon', 'imagine_coords': unet_cfg['coords']}, 'unet', 'config.json')
     vae_cfg = {'_class_name': 'AutoencoderKL', 'sample_size': 64, 'in_channels': 3, 'out_channels': 3,
                'latent_channels': 4, 'block_out_channels': [32, 64, 64], 'scaling_factor': stats['scaling_factor'],
                'latent_rgb_factors': stats['latent_rgb_factors'], 'latent_rgb_bias': stats['latent_rgb_bias']}

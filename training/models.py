@@ -124,10 +124,38 @@ class TextEncoder(nn.Module):
 
 # ---------------------------------------------------------------- UNet
 
+def coord_grid(x):
+    """[b, 2, h, w] normalised (x, y) cell centres in [-1, 1], built from x's own shape with tensor ops only
+    (cumsum of ones), so the ONNX graph keeps dynamic height/width and the engine's inputs stay unchanged."""
+    ones = torch.ones_like(x[:, :1])
+    xs = (ones.cumsum(3) - 0.5) / ones.sum(3, keepdim=True) * 2.0 - 1.0
+    ys = (ones.cumsum(2) - 0.5) / ones.sum(2, keepdim=True) * 2.0 - 1.0
+    return torch.cat([xs, ys], 1)
+
+
+POS_FREQS = (1.0, 2.0, 4.0)
+
+
+class PositionEmbedding2d(nn.Module):
+    """Learned projection of Fourier features of the normalised coordinates: the same canvas place gets the same
+    embedding at 64×64, 96×64 or 128×128, so "top left" in the prompt can attend to a place."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.proj = nn.Linear(2 + 4 * len(POS_FREQS), c)
+
+    def forward(self, x):
+        g = coord_grid(x)
+        feats = [g] + [f(math.pi * k * g) for k in POS_FREQS for f in (torch.sin, torch.cos)]
+        b, _, h, w = x.shape
+        return self.proj(torch.cat(feats, 1).reshape(b, -1, h * w).transpose(1, 2))
+
+
 class Transformer2d(nn.Module):
-    def __init__(self, c, ctx_dim, heads=4):
+    def __init__(self, c, ctx_dim, heads=4, coords=False):
         super().__init__()
         self.n, self.pin, self.pout = norm(c), nn.Conv2d(c, c, 1), nn.Conv2d(c, c, 1)
+        self.pos = PositionEmbedding2d(c) if coords else None
         self.ln1, self.self_attn = nn.LayerNorm(c), Attention(c, heads)
         self.ln2, self.cross = nn.LayerNorm(c), Attention(c, heads, ctx_dim)
         self.ln3, self.ff = nn.LayerNorm(c), nn.Sequential(nn.Linear(c, 2 * c), nn.GELU(), nn.Linear(2 * c, c))
@@ -135,6 +163,8 @@ class Transformer2d(nn.Module):
     def forward(self, x, ctx):
         b, c, h, w = x.shape
         t = self.pin(self.n(x)).reshape(b, c, h * w).transpose(1, 2)
+        if self.pos is not None:
+            t = t + self.pos(x)
         t = t + self.self_attn(self.ln1(t))
         t = t + self.cross(self.ln2(t), ctx)
         t = t + self.ff(self.ln3(t))
@@ -149,20 +179,26 @@ def timestep_embedding(t, dim):
 
 
 class UNet(nn.Module):
-    def __init__(self, ch=(48, 96, 128), ctx_dim=128, tdim=256):
+    """coords=False is shapes-ldm-v1 (no position information: 6.7% on position prompts). coords=True adds
+    CoordConv channels at conv_in and a 2-D position embedding to every attention block's tokens."""
+
+    def __init__(self, ch=(48, 96, 128), ctx_dim=128, tdim=256, coords=False):
         super().__init__()
         c0, c1, c2 = ch
-        self.ch0 = c0
+        self.ch0, self.coords = c0, coords
         self.temb = nn.Sequential(nn.Linear(c0 * 2, tdim), nn.SiLU(), nn.Linear(tdim, tdim))
-        self.cin = nn.Conv2d(4, c0, 3, padding=1)
+        self.cin = nn.Conv2d(4 + (2 if coords else 0), c0, 3, padding=1)
         self.d0 = ResBlock(c0, c0, tdim)
         self.down0 = nn.Conv2d(c0, c0, 3, stride=2, padding=1)
-        self.d1, self.d1t = ResBlock(c0, c1, tdim), Transformer2d(c1, ctx_dim)
+
+        def tr(c):
+            return Transformer2d(c, ctx_dim, coords=coords)
+        self.d1, self.d1t = ResBlock(c0, c1, tdim), tr(c1)
         self.down1 = nn.Conv2d(c1, c1, 3, stride=2, padding=1)
-        self.d2, self.d2t = ResBlock(c1, c2, tdim), Transformer2d(c2, ctx_dim)
-        self.m1, self.mt, self.m2 = ResBlock(c2, c2, tdim), Transformer2d(c2, ctx_dim), ResBlock(c2, c2, tdim)
-        self.u2, self.u2t = ResBlock(2 * c2, c2, tdim), Transformer2d(c2, ctx_dim)
-        self.u1, self.u1t = ResBlock(c2 + c1, c1, tdim), Transformer2d(c1, ctx_dim)
+        self.d2, self.d2t = ResBlock(c1, c2, tdim), tr(c2)
+        self.m1, self.mt, self.m2 = ResBlock(c2, c2, tdim), tr(c2), ResBlock(c2, c2, tdim)
+        self.u2, self.u2t = ResBlock(2 * c2, c2, tdim), tr(c2)
+        self.u1, self.u1t = ResBlock(c2 + c1, c1, tdim), tr(c1)
         self.u0 = ResBlock(c1 + c0, c0, tdim)
         self.nout, self.cout = norm(c0), nn.Conv2d(c0, 4, 3, padding=1)
         nn.init.zeros_(self.cout.weight)
@@ -172,7 +208,7 @@ class UNet(nn.Module):
         # timestep may be [1] (broadcast over the batch) or [batch], int or float
         t = t.reshape(-1).float().expand(x.shape[0])
         e = self.temb(timestep_embedding(t, self.ch0 * 2))
-        h0 = self.d0(self.cin(x), e)
+        h0 = self.d0(self.cin(torch.cat([x, coord_grid(x)], 1) if self.coords else x), e)
         h1 = self.d1t(self.d1(self.down0(h0), e), ctx)
         h2 = self.d2t(self.d2(self.down1(h1), e), ctx)
         h = self.m2(self.mt(self.m1(h2, e), ctx), e)

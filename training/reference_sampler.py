@@ -40,10 +40,10 @@ def _from_onnx(module, path, prefix=''):
 def load_pipeline(model_dir=None, checkpoint=None):
     """Returns (tokenizer, text_encoder, unet, decoder, scaling_factor)."""
     if checkpoint:
-        from train import RUNS, TOKENIZER_DIR, DATA
+        from train import RUNS, TOKENIZER_DIR, DATA, unet_config_of
         tok = clip_tokenizer.ClipTokenizer(TOKENIZER_DIR)
-        te, unet, vae = TextEncoder(len(tok.encoder), tok.max_length), UNet(), VAE()
         s = torch.load(checkpoint)
+        te, unet, vae = TextEncoder(len(tok.encoder), tok.max_length), UNet(**unet_config_of(s)), VAE()
         unet.load_state_dict(s.get('ema_unet', s['unet']))
         te.load_state_dict(s.get('ema_te', s['te']))
         vae.load_state_dict(torch.load(os.path.join(RUNS, 'vae_final.pt')))
@@ -52,7 +52,9 @@ def load_pipeline(model_dir=None, checkpoint=None):
         return tok, te.eval(), unet.eval(), vae.decoder.eval(), scaling
     tok = clip_tokenizer.ClipTokenizer(os.path.join(model_dir, 'tokenizer'))
     te = _from_onnx(TextEncoder(len(tok.encoder), tok.max_length), os.path.join(model_dir, 'text_encoder', 'model.onnx'))
-    unet = _from_onnx(UNet(), os.path.join(model_dir, 'unet', 'model.onnx'))
+    with open(os.path.join(model_dir, 'unet', 'config.json')) as f:
+        coords = json.load(f).get('imagine_coords', False)  # absent in shapes-ldm-v1
+    unet = _from_onnx(UNet(coords=coords), os.path.join(model_dir, 'unet', 'model.onnx'))
     vae = VAE()
     _from_onnx(vae.decoder, os.path.join(model_dir, 'vae_decoder', 'model.onnx'), 'decoder.')
     with open(os.path.join(model_dir, 'vae_decoder', 'config.json')) as f:

@@ -1,8 +1,10 @@
 """Trains the embedded model in resumable stages: data -> vae -> latents -> unet.
 
-Usage: /usr/bin/python3 training/train.py [stage ...]   (no stage = all, in order)
+Usage: [TRAIN_RUN=v2|v1] /usr/bin/python3 training/train.py [stage ...]   (no stage = all, in order)
 Every stage skips itself when its output exists, and the two training stages checkpoint every few minutes
-to training/runs/ and resume from there with their RNG states, so an interrupted run continues where it was.
+and resume from there with their RNG states, so an interrupted run continues where it was.
+data, the VAE (training/runs/vae_final.pt) and the latents cache are shared by all runs; each run has its own
+UNet + text encoder directory (RUNS_CONFIG below), so a new run never resumes from another run's checkpoints.
 """
 import json
 import math
@@ -33,6 +35,16 @@ BUCKETS = {  # name: (width, height, count, batch size)
 BUCKET_P = {'64x64': 0.8, '96x64': 0.08, '64x96': 0.08, '128x128': 0.04}
 VAE_STEPS, VAE_BATCH, VAE_CROP = 3000, 32, 32
 UNET_STEPS = int(os.environ.get('UNET_STEPS', 8000))
+# v1 = the shipped models/shapes-ldm-v1 (kept reproducible); v2 adds position information to the UNet (issue 3).
+RUNS_CONFIG = {
+    'v1': dict(dir=RUNS, name='shapes-ldm-v1', unet=dict(coords=False)),
+    'v2': dict(dir=os.path.join(RUNS, 'v2'), name='shapes-ldm-v2', unet=dict(coords=True)),
+}
+RUN = os.environ.get('TRAIN_RUN', 'v2')
+if RUN not in RUNS_CONFIG:
+    sys.exit(f'Expected `TRAIN_RUN` to be one of {", ".join(RUNS_CONFIG)}, got `{RUN}`')
+RUN_DIR, RUN_NAME, UNET_CONFIG = RUNS_CONFIG[RUN]['dir'], RUNS_CONFIG[RUN]['name'], RUNS_CONFIG[RUN]['unet']
+RUN_DIR = os.environ.get('TRAIN_RUN_DIR', RUN_DIR)  # e.g. a scratch directory for a short sanity run
 CHECKPOINT_EVERY_S = 180
 CAPTION_DROPOUT = 0.1
 MIN_SNR_GAMMA = 5.0
@@ -207,12 +219,18 @@ class CaptionBatcher:
         return self.cache[text]
 
 
+def unet_config_of(checkpoint):
+    """v1's checkpoints predate the config and have no coordinates."""
+    return checkpoint.get('unet_config', dict(coords=False))
+
+
 def build_text_encoder(vocab_size):
     return TextEncoder(vocab_size, clip_tokenizer.MAX_LENGTH)
 
 
 def stage_unet():
-    final = os.path.join(RUNS, 'unet_final.pt')
+    os.makedirs(RUN_DIR, exist_ok=True)
+    final = os.path.join(RUN_DIR, 'unet_final.pt')
     if os.path.exists(final):
         return log('unet: done already')
     torch.manual_seed(2)
@@ -225,16 +243,18 @@ def stage_unet():
         with open(os.path.join(DATA, f'scenes_{k}.json')) as f:
             scenes[k] = json.load(f)
     caps = CaptionBatcher()
-    unet, te = UNet(), build_text_encoder(len(caps.tok.encoder))
-    ema_unet, ema_te = UNet(), build_text_encoder(len(caps.tok.encoder))
+    unet, te = UNet(**UNET_CONFIG), build_text_encoder(len(caps.tok.encoder))
+    ema_unet, ema_te = UNet(**UNET_CONFIG), build_text_encoder(len(caps.tok.encoder))
     ema_unet.load_state_dict(unet.state_dict())
     ema_te.load_state_dict(te.state_dict())
     params = list(unet.parameters()) + list(te.parameters())
     opt = torch.optim.AdamW(params, lr=6e-4, weight_decay=0.01)
     step = 0
-    ckpt = os.path.join(RUNS, 'unet.pt')
+    ckpt = os.path.join(RUN_DIR, 'unet.pt')
     if os.path.exists(ckpt):
         s = torch.load(ckpt)
+        if unet_config_of(s) != UNET_CONFIG:
+            sys.exit(f'{ckpt} was trained with unet_config {s.get("unet_config")}, run {RUN} expects {UNET_CONFIG}')
         unet.load_state_dict(s['unet'])
         te.load_state_dict(s['te'])
         ema_unet.load_state_dict(s['ema_unet'])
@@ -243,7 +263,8 @@ def stage_unet():
         step = s['step']
         set_rng_state(s['rng'], py)
         log(f'unet: resumed at step {step}')
-    log(f'unet: {n_params(unet)} params, text encoder {n_params(te)}, {UNET_STEPS} steps')
+    log(f'unet: run {RUN} in {RUN_DIR}, config {UNET_CONFIG}, {n_params(unet)} params, '
+        f'text encoder {n_params(te)}, {UNET_STEPS} steps')
     ac = sd_alphas_cumprod()
     snr = ac / (1 - ac)
     weight = torch.clamp(snr, max=MIN_SNR_GAMMA) / snr  # min-SNR-gamma weighting for epsilon prediction
@@ -283,11 +304,12 @@ def stage_unet():
             hist, t0 = [], time.time()
         if time.time() - last_ckpt > CHECKPOINT_EVERY_S or step == UNET_STEPS:
             state = dict(unet=unet.state_dict(), te=te.state_dict(), ema_unet=ema_unet.state_dict(),
-                         ema_te=ema_te.state_dict(), opt=opt.state_dict(), step=step, rng=rng_state(py))
+                         ema_te=ema_te.state_dict(), opt=opt.state_dict(), step=step, rng=rng_state(py),
+                         unet_config=UNET_CONFIG)
             atomic_save(state, ckpt)
             last_ckpt = time.time()
             log(f'unet: checkpoint at step {step}')
-    atomic_save(dict(unet=ema_unet.state_dict(), te=ema_te.state_dict(), step=step), final)
+    atomic_save(dict(unet=ema_unet.state_dict(), te=ema_te.state_dict(), step=step, unet_config=UNET_CONFIG), final)
     log('unet: finished')
 
 
