@@ -97,7 +97,9 @@ test('SIGTERM lets the running job finish, keeps the queued one for the next sta
   const bot = await startBot({ DATA_DIR: dataDir });
   const health = (await (await fetch(`${bot.url}/healthz`)).json()) as { status: string; engine: { model: string } };
   assert.deepEqual([health.status, health.engine.model], ['ok', embeddedModelName], 'no MODEL_DIR: the embedded model');
-  await imagine(bot.url, '/imagine first --steps 40 --seed 1');
+  // Long enough (about 2 s of 4 images here) that SIGTERM lands while it runs: a short first job could finish and let
+  // `second` start before the signal, which would then be drained rather than kept queued.
+  await imagine(bot.url, '/imagine first --steps 150 --seed 1');
   await imagine(bot.url, '/imagine second --steps 5 --seed 2');
   // Subscribed before SIGTERM: the grid must reach the page before the web adapter closes its streams.
   const finalView = waitFor(bot.url, 'first', 'done', 30_000, 'main-tab-final00');
