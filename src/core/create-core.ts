@@ -38,6 +38,21 @@ export type CoreConfig = Pick<
 > &
   Partial<Pick<BotConfig, 'engineBatchJobs' | 'jobRetentionDays'>>;
 
+/** The generation bounds and defaults commands read, from the config. */
+export function generationLimits(config: CoreConfig): GenerationLimits {
+  return {
+    maxPromptLength: config.maxPromptLength,
+    maxSteps: config.maxSteps,
+    defaultSteps: config.defaultSteps,
+    defaultGuidanceScale: config.defaultGuidanceScale,
+    defaultImages: config.defaultImages,
+    upscaleStrength: config.upscaleStrength,
+    variationStrength: config.variationStrength,
+    varyStrongStrength: config.varyStrongStrength,
+    varySubtleStrength: config.varySubtleStrength,
+  };
+}
+
 export interface CoreDeps {
   readonly config: CoreConfig;
   readonly engine: Engine;
@@ -141,17 +156,7 @@ export function createCore(deps: CoreDeps): Core {
     onFinished: (job) => events.emit('jobFinished', job),
   });
 
-  const limits: GenerationLimits = {
-    maxPromptLength: config.maxPromptLength,
-    maxSteps: config.maxSteps,
-    defaultSteps: config.defaultSteps,
-    defaultGuidanceScale: config.defaultGuidanceScale,
-    defaultImages: config.defaultImages,
-    upscaleStrength: config.upscaleStrength,
-    variationStrength: config.variationStrength,
-    varyStrongStrength: config.varyStrongStrength,
-    varySubtleStrength: config.varySubtleStrength,
-  };
+  const limits = generationLimits(config);
 
   const services: CoreServices = {
     model: engine.info,

@@ -3,20 +3,11 @@ import { test } from 'node:test';
 import { samplerNames } from '../../commands/flags.ts';
 import { resolveParams } from '../../commands/imagine.ts';
 import { fakeModelInfo } from '../../src/core/fake-engine.ts';
-import type { GenerationLimits } from '../../src/core/types.ts';
+import { defaultConfig } from '../../config/defaults.ts';
+import { generationLimits } from '../../src/core/create-core.ts';
 import { actor, harness } from '../helpers/core-harness.ts';
 
-const limits: GenerationLimits = {
-  maxPromptLength: 1000,
-  maxSteps: 150,
-  defaultSteps: undefined,
-  defaultGuidanceScale: undefined,
-  defaultImages: 4,
-  upscaleStrength: 0.3,
-  variationStrength: 0.6,
-  varyStrongStrength: 0.75,
-  varySubtleStrength: 0.35,
-};
+const limits = generationLimits(defaultConfig);
 
 test('--sampler maps to a scheduler class, and the _karras names to useKarrasSigmas', () => {
   const resolve = (sampler: (typeof samplerNames)[number]) => {
