@@ -59,7 +59,8 @@ async function send(page: Page, text: string): Promise<void> {
 }
 
 async function jobBySeed(page: Page, seed: number): Promise<string> {
-  const article = page.locator('article[data-job]', { has: page.locator('.flags', { hasText: `--seed ${seed} ` }) });
+  // A regex, not a string: Playwright trims string filters, and `--seed 11` would also match a variation's `--seed 1187`.
+  const article = page.locator('article[data-job]', { has: page.locator('.flags', { hasText: new RegExp(`--seed ${seed}(\\s|$)`) }) });
   await article.waitFor();
   return (await article.getAttribute('data-job'))!;
 }
