@@ -28,10 +28,12 @@ export interface DiscordBenchOptions {
   readonly guilds?: number;
   /** @default the embedded model, else the tiny fixture */
   readonly modelDir?: string;
-  /** Bursts measured on the same running bot. @default 3 */
+  /** Bursts measured on the same running bot. @default 5 */
   readonly rounds?: number;
   /** onnxruntime intra-op threads (`ENGINE_THREADS`). @default `ENGINE_THREADS` from the environment, else 0 (onnxruntime's choice) */
   readonly engineThreads?: number;
+  /** Niceness of the engine's threads (`ENGINE_NICE`). @default `ENGINE_NICE` from the environment, else the bot's default */
+  readonly engineNice?: number;
 }
 
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
@@ -95,12 +97,13 @@ function writeSection(rounds: Round[], setup: string): string {
 export async function runDiscordBench(options: DiscordBenchOptions = {}): Promise<BenchRow[]> {
   const n = options.interactions ?? 200;
   const guildCount = options.guilds ?? 10;
-  const roundCount = options.rounds ?? 3;
+  const roundCount = options.rounds ?? 5;
   const modelDir = options.modelDir ?? (existsSync(join(defaultModelDir, 'model_index.json')) ? defaultModelDir : join(root, 'test/fixtures/models/tiny-sd'));
   const dataDir = mkdtempSync(join(tmpdir(), 'imagine-bench-discord-'));
   const fake = await startFake();
   const engineThreads = options.engineThreads ?? Number(process.env.ENGINE_THREADS ?? 0);
-  const engine = await createEngine({ modelDir, intraOpNumThreads: engineThreads });
+  const engineNice = options.engineNice ?? Number(process.env.ENGINE_NICE ?? defaultConfig.engineNice);
+  const engine = await createEngine({ modelDir, intraOpNumThreads: engineThreads, niceness: engineNice });
   const store = openJobStore({ dataDir });
   const core = createCore({
     config: { ...defaultConfig, queueMaxPerGuild: n, queueMaxTotal: 2 * n },
@@ -137,7 +140,7 @@ export async function runDiscordBench(options: DiscordBenchOptions = {}): Promis
   }
   const setup =
     `${n} users in ${guildCount} guilds send \`/imagine\` at once while the engine runs a ${defaultConfig.maxSteps}-step job; ` +
-    `${roundCount} rounds on one running bot (20 \`/help\` before the first); model \`${engine.info.name}\`, ENGINE_THREADS=${engineThreads}`;
+    `${roundCount} rounds on one running bot (20 \`/help\` before the first); model \`${engine.info.name}\`, ENGINE_THREADS=${engineThreads}, ENGINE_NICE=${engineNice}`;
   console.log(writeSection(rounds, setup));
   const p50s = rounds.map((r) => quantile(r.result.acks, 0.5));
   const p99s = rounds.map((r) => quantile(r.result.acks, 0.99));

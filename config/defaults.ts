@@ -10,6 +10,7 @@ export const defaultConfig = {
   engineDeviceId: 0,
   engineFallbackCpu: false,
   engineThreads: 0,
+  engineNice: 10,
   engineBatchJobs: 1,
 
   queueMaxPerUser: 3,

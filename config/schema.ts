@@ -25,6 +25,8 @@ export interface BotConfig {
   readonly engineFallbackCpu: boolean;
   /** onnxruntime intra-op threads; 0 lets onnxruntime choose. @default 0 */
   readonly engineThreads: number;
+  /** OS niceness (0–19) of the engine's threads so that chat traffic wins the CPU (Linux only; 0 = off). @default 10 */
+  readonly engineNice: number;
   /**
    * Queued jobs with the same size, steps, scheduler and CFG mode that come next in the fair order run as one UNet
    * batch, up to this many jobs (a GPU throughput gain; 1 = off, the right choice on CPU). @default 1
@@ -178,6 +180,7 @@ export const configShape = {
   engineDeviceId: int(0, 64).default(defaultConfig.engineDeviceId),
   engineFallbackCpu: bool.default(defaultConfig.engineFallbackCpu),
   engineThreads: int(0, 256).default(defaultConfig.engineThreads),
+  engineNice: int(0, 19).default(defaultConfig.engineNice),
   engineBatchJobs: int(1, 16).default(defaultConfig.engineBatchJobs),
 
   queueMaxPerUser: int(1, 1000).default(defaultConfig.queueMaxPerUser),

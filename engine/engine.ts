@@ -46,6 +46,7 @@ export class WorkerEngine implements Engine {
         fallbackToCpu: options.fallbackToCpu ?? false,
         intraOpNumThreads: options.intraOpNumThreads ?? 0,
       },
+      niceness: options.niceness ?? 10,
     };
   }
 

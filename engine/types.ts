@@ -29,6 +29,12 @@ export interface EngineOptions {
   readonly fallbackToCpu?: boolean;
   /** onnxruntime intra-op threads; 0 lets onnxruntime choose. @default 0 */
   readonly intraOpNumThreads?: number;
+  /**
+   * OS niceness (0–19) of the engine's threads, so that work sharing the CPU with them (a chat bot's event loop)
+   * is scheduled first. Linux only, where niceness is per thread; elsewhere it would slow the whole process, so
+   * it is ignored. 0 = the caller's priority. @default 10
+   */
+  readonly niceness?: number;
 }
 
 export interface GenerateOptions {

@@ -7,6 +7,7 @@ import type { GenerateOptions, GenerateResult, ModelInfo, RgbImage } from './typ
 export interface WorkerInit {
   readonly modelDir: string;
   readonly sessionOptions: SessionOptions;
+  readonly niceness: number;
 }
 
 export type WireGenerateOptions = Omit<GenerateOptions, 'signal' | 'onProgress'>;

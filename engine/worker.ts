@@ -1,6 +1,7 @@
 // Worker-thread entry: onnxruntime-node 1.30 runs inference synchronously on the calling thread, so the
 // pipeline lives here and the main thread's event loop stays free. Jobs (or batches of jobs) run one at a time,
 // in arrival order.
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { TransferListItem } from 'node:worker_threads';
 import { StableDiffusionPipeline } from './pipeline.ts';
@@ -13,6 +14,16 @@ const init = workerData as WorkerInit;
 
 function send(message: FromWorker, transfer: TransferListItem[] = []): void {
   port.postMessage(message, transfer);
+}
+
+// Linux keeps a nice value per thread, and threads inherit it from the thread that creates them: set here, before
+// the sessions exist, it covers onnxruntime's intra-op pool too while the main thread keeps its own priority.
+if (process.platform === 'linux' && init.niceness > 0) {
+  try {
+    setPriority(0, init.niceness);
+  } catch {
+    // Only raising priority needs privileges; lowering does not fail in practice, and if it did, run as is.
+  }
 }
 
 let pipeline: StableDiffusionPipeline;

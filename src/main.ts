@@ -71,6 +71,7 @@ export async function main(config: BotConfig = loadConfig()): Promise<void> {
     deviceId: config.engineDeviceId,
     fallbackToCpu: config.engineFallbackCpu,
     intraOpNumThreads: config.engineThreads,
+    niceness: config.engineNice,
   });
   health.engine(engine.info);
   log.info({ model: engine.info.name, device: engine.info.device, modelDir }, 'model loaded');

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, test } from 'node:test';
 import { createEngine, defaultModelDir } from '../../engine/engine.ts';
@@ -154,6 +155,32 @@ test('while the worker generates, the main thread\'s event loop stays responsive
   const p99 = histogram.percentile(99) / 1e6;
   assert.ok(progress > 10);
   assert.ok(p99 < 20, `event-loop delay p99 ${p99.toFixed(1)} ms (max ${(histogram.max / 1e6).toFixed(1)} ms)`);
+});
+
+/** Niceness of each of this process's threads (Linux: /proc/self/task/<tid>/stat, field 19). */
+function threadNiceness(): Map<number, number> {
+  return new Map(
+    readdirSync('/proc/self/task').map((tid) => {
+      const fields = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return [Number(tid), Number(fields[16])];
+    }),
+  );
+}
+
+test('on Linux the engine\'s threads, onnxruntime\'s pool included, run at the configured niceness; the caller\'s keep theirs', { skip: process.platform !== 'linux' }, async () => {
+  const mainNice = threadNiceness().get(process.pid)!;
+  const nice = Math.min(19, mainNice + 7);
+  const niced = await createEngine({ modelDir: fixture('tiny-sd'), intraOpNumThreads: 2, niceness: nice });
+  try {
+    const atNice = [...threadNiceness()].filter(([, n]) => n === nice).map(([tid]) => tid);
+    // The worker thread and the intra-op pool thread it created (2 threads = the caller plus one).
+    assert.ok(atNice.length >= 2, `threads at niceness ${nice}: ${atNice.length}`);
+    assert.equal(threadNiceness().get(process.pid), mainNice, 'the main thread keeps its niceness');
+    await niced.generate(base);
+  } finally {
+    await niced.close();
+  }
+  assert.equal([...threadNiceness().values()].filter((n) => n === nice).length, 0, 'the niced threads are gone with the worker');
 });
 
 test('closing mid-run aborts the job and stops the worker safely; a closed engine refuses new work', async () => {
