@@ -16,7 +16,7 @@ import { Health } from './core/health.ts';
 import { openJobStore } from './core/job-store.ts';
 import { createLogger, type Logger } from './core/logger.ts';
 import { botMetrics, observeCore } from './core/metrics.ts';
-import type { Adapter } from './core/types.ts';
+import type { Adapter, ConnectionState } from './core/types.ts';
 import { shutdown } from './shutdown.ts';
 
 /** A start-up problem the operator can fix; printed without a stack trace. */
@@ -81,6 +81,12 @@ export async function main(config: BotConfig = loadConfig()): Promise<void> {
   observeCore(core.bot, metrics);
 
   const adapters: Adapter[] = [web];
+  // After start, a platform's connection can still drop and come back: /healthz follows it.
+  const connection = (platform: 'discord' | 'slack') => (state: ConnectionState, detail?: string) => {
+    health.platform(platform, state, detail);
+    if (state === 'connected') log.info({ platform }, `${platform} connection is back`);
+    else log.warn({ platform, detail }, `${platform} connection ${state}`);
+  };
   if (config.discordToken) {
     adapters.push(
       createDiscordAdapter({
@@ -89,6 +95,7 @@ export async function main(config: BotConfig = loadConfig()): Promise<void> {
         guildIds: config.discordGuildIds,
         apiBase: config.discordApiBase,
         log: adapterLog(log),
+        onConnectionChange: connection('discord'),
       }),
     );
   }
@@ -101,6 +108,7 @@ export async function main(config: BotConfig = loadConfig()): Promise<void> {
         port: config.slackPort,
         apiUrl: config.slackApiUrl,
         log: adapterLog(log),
+        onConnectionChange: connection('slack'),
       }),
     );
   }

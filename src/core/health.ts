@@ -1,11 +1,14 @@
 // What GET /healthz reports: whether the engine has a model loaded, and which platforms are connected. `src/main.ts`
 // records states as it starts and stops things; the report is plain JSON so any prober can read it.
-import type { ModelInfo, Platform } from './types.ts';
+import type { ConnectionState, ModelInfo, Platform } from './types.ts';
 
-export type PlatformState = 'starting' | 'connected' | 'stopped' | 'failed';
+export type PlatformState = 'starting' | ConnectionState | 'stopped' | 'failed';
 
 export interface HealthReport {
-  /** `ok`: engine loaded and every started platform connected; `starting`; `degraded`: something failed or stopped. */
+  /**
+   * `ok`: engine loaded and every started platform connected; `starting`; `degraded`: a platform failed, stopped,
+   * or lost its connection (reconnecting, or disconnected for good).
+   */
   readonly status: 'ok' | 'starting' | 'degraded' | 'stopping';
   readonly engine: { readonly loaded: boolean; readonly model?: string; readonly device?: string; readonly size?: string };
   readonly platforms: Readonly<Partial<Record<Platform, { readonly state: PlatformState; readonly detail?: string }>>>;
@@ -43,7 +46,7 @@ export class Health {
     const states = [...this.#platforms.values()].map((p) => p.state);
     const status = this.#stopping
       ? 'stopping'
-      : states.some((s) => s === 'failed' || s === 'stopped')
+      : states.some((s) => s !== 'starting' && s !== 'connected')
         ? 'degraded'
         : !this.#model || states.includes('starting')
           ? 'starting'

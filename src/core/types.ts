@@ -455,6 +455,9 @@ export interface BotCore {
 }
 
 /** What `src/main.ts` plugs in: one per platform. */
+/** A platform connection after start: the adapter reports changes so /healthz can show them. */
+export type ConnectionState = 'connected' | 'reconnecting' | 'disconnected';
+
 export interface Adapter {
   readonly name: string;
   start(core: BotCore): Promise<void>;

@@ -1,9 +1,9 @@
 // Discord adapter: a discord.js gateway client that registers the core's commands, turns interactions into neutral
 // inputs (acknowledging first) and keeps job messages up to date through the DiscordSurface.
-import { Client, Events, RESTEvents, Routes } from 'discord.js';
+import { Client, Events, RESTEvents, Routes, WebSocketShardEvents } from 'discord.js';
 import { BotError, ErrorCode } from '../../core/errors.ts';
 import { botMetrics, type BotMetrics } from '../../core/metrics.ts';
-import type { Adapter, BotCore } from '../../core/types.ts';
+import type { Adapter, BotCore, ConnectionState } from '../../core/types.ts';
 import { toSlashCommands } from './commands.ts';
 import { handleInteraction } from './handler.ts';
 import { withRetry } from './rest.ts';
@@ -27,6 +27,8 @@ export interface DiscordAdapterOptions {
   log?: (level: 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
   /** Where ack latency and rate-limit hits are recorded (default: the process-wide registry). */
   metrics?: BotMetrics;
+  /** Gateway connection changes after start (a resume, a reconnect, a close Discord does not allow to resume). */
+  onConnectionChange?: (state: ConnectionState, detail?: string) => void;
 }
 
 export interface DiscordAdapter extends Adapter {
@@ -84,6 +86,14 @@ export function createDiscordAdapter(options: DiscordAdapterOptions): DiscordAda
       const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve())); // attach before login
       await client.login(options.token);
       await ready;
+      const changed = options.onConnectionChange;
+      if (changed) {
+        client.on(Events.ShardReconnecting, () => changed('reconnecting'));
+        client.on(Events.ShardDisconnect, ({ code }) => changed('disconnected', `the gateway closed with code ${code}, which does not allow reconnecting (a reset token?)`));
+        client.on(Events.ShardReady, () => changed('connected'));
+        // discord.js 14 announces a resume on the shard only, not on the client.
+        for (const shard of client.ws.shards.values()) shard.on(WebSocketShardEvents.Resumed, () => changed('connected'));
+      }
       const body = toSlashCommands(c.commands);
       const guilds = options.guildIds ?? [];
       if (guilds.length === 0) await withRetry(() => client.rest.put(Routes.applicationCommands(appId()), { body }));

@@ -3,10 +3,10 @@
 // ones), registered on the shared core through its JobSurface.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { App, LogLevel, webApi } from '@slack/bolt';
+import { App, LogLevel, SocketModeReceiver, webApi } from '@slack/bolt';
 import { BotError, ErrorCode } from '../../core/errors.ts';
 import { botMetrics, type BotMetrics } from '../../core/metrics.ts';
-import type { Adapter, BotCore } from '../../core/types.ts';
+import type { Adapter, BotCore, ConnectionState } from '../../core/types.ts';
 import { clientOptions, defaultRetry, platformError, type RetryOptions } from './api.ts';
 import { registerHandlers } from './handler.ts';
 import { SlackSurface } from './surface.ts';
@@ -39,6 +39,8 @@ export interface SlackAdapterOptions {
   readonly log?: (level: 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
   /** Where ack latency and rate-limit hits are recorded. @default the process-wide registry */
   readonly metrics?: BotMetrics;
+  /** Socket Mode connection changes after start (Slack rotating the connection, a network drop). */
+  readonly onConnectionChange?: (state: ConnectionState, detail?: string) => void;
 }
 
 const levels = { debug: LogLevel.DEBUG, info: LogLevel.INFO, warn: LogLevel.WARN, error: LogLevel.ERROR } as const;
@@ -49,6 +51,7 @@ export class SlackAdapter implements Adapter {
   #app: App | undefined;
   #core: BotCore | undefined;
   #surface: SlackSurface | undefined;
+  #stopping = false;
   /** The HTTP-mode events URL once started (`http://host:port/slack/events`). */
   eventsUrl: string | undefined;
 
@@ -69,7 +72,9 @@ export class SlackAdapter implements Adapter {
     // deferInitialization: otherwise Bolt calls auth.test in its constructor and a bad token becomes an unhandled
     // rejection that takes the whole process (and the other platforms) down.
     const common = { token: o.botToken, logLevel: levels[o.logLevel ?? 'warn'], clientOptions: clientOptions(o.apiUrl), deferInitialization: true };
-    const app = this.mode === 'socket' ? new App({ ...common, appToken: o.appToken, socketMode: true }) : new App({ ...common, signingSecret: o.signingSecret });
+    // The receiver is built here (as Bolt would) to reach its SocketModeClient's connection events.
+    const receiver = this.mode === 'socket' ? new SocketModeReceiver({ appToken: o.appToken!, logLevel: common.logLevel, installerOptions: { clientOptions: common.clientOptions } }) : undefined;
+    const app = receiver ? new App({ ...common, receiver, socketMode: true }) : new App({ ...common, signingSecret: o.signingSecret });
     await app.init().catch((error: unknown) => {
       throw new BotError(
         ErrorCode.Config,
@@ -89,7 +94,7 @@ export class SlackAdapter implements Adapter {
     core.attachSurface(surface);
     this.#surface = surface;
     this.#core = core;
-    if (this.mode === 'socket') {
+    if (receiver) {
       await app.start().catch(async (error: unknown) => {
         core.detachSurface('slack');
         await app.stop().catch(() => {});
@@ -100,6 +105,17 @@ export class SlackAdapter implements Adapter {
           { cause: error },
         );
       });
+      const changed = o.onConnectionChange;
+      if (changed) {
+        const report = (state: ConnectionState, detail?: string) => {
+          if (!this.#stopping) changed(state, detail);
+        };
+        // 'close' comes first when the connection drops; 'reconnecting' only after the back-off delay.
+        receiver.client.on('close', () => report('reconnecting'));
+        receiver.client.on('reconnecting', () => report('reconnecting'));
+        receiver.client.on('connected', () => report('connected'));
+        receiver.client.on('disconnected', () => report('disconnected', 'the Socket Mode connection closed and will not reconnect'));
+      }
     } else {
       const server = (await app.start({ port: o.port ?? 3001, host: o.host ?? '0.0.0.0' }).catch((error: unknown) => {
         core.detachSurface('slack');
@@ -115,6 +131,7 @@ export class SlackAdapter implements Adapter {
     this.#core?.detachSurface('slack');
     // Let final views already handed over (a drained job's grid) reach Slack before the connection closes.
     await this.#surface?.idle();
+    this.#stopping = true;
     await this.#app?.stop();
     this.#app = undefined;
   }

@@ -326,3 +326,29 @@ test('DISCORD_GUILD_IDS: commands are registered per guild (instant) and not glo
     await h2.close();
   }
 });
+
+test('gateway connection changes reach onConnectionChange: a resume, a resumable close, then a close for good', async () => {
+  const other = new ScriptedCore();
+  const states: string[] = [];
+  const h2 = await startHarness(other, { onConnectionChange: (state, detail) => states.push(detail ? `${state}: ${detail}` : state) });
+  const waitFor = async (what: string) => {
+    for (let i = 0; i < 200 && !states.some((s) => s.startsWith(what)); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.ok(states.some((s) => s.startsWith(what)), `expected "${what}" in ${JSON.stringify(states)}`);
+  };
+  try {
+    assert.deepEqual(states, [], 'start-up itself is reported by start(), not here');
+    h2.fake.gateway.requestReconnect(); // op 7: reconnect and resume
+    await waitFor('connected');
+    assert.deepEqual(states, ['reconnecting', 'connected']);
+    states.length = 0;
+    h2.fake.gateway.closeSessions(4000, 'Unknown error'); // resumable
+    await waitFor('connected');
+    assert.deepEqual(states, ['reconnecting', 'connected']);
+    states.length = 0;
+    h2.fake.gateway.closeSessions(4004, 'Authentication failed.'); // a reset token: no way back
+    await waitFor('disconnected');
+    assert.match(states.at(-1)!, /^disconnected: the gateway closed with code 4004/);
+  } finally {
+    await h2.close();
+  }
+});

@@ -205,6 +205,28 @@ describe('start-up errors', () => {
   });
 });
 
+describe('connection changes', () => {
+  test('Slack rotating the Socket Mode connection is reported as reconnecting, then connected', async () => {
+    const fake = await FakeSlack.start();
+    const states: string[] = [];
+    const adapter = createSlackAdapter({ botToken: fake.botToken, appToken: fake.appToken, apiUrl: fake.apiUrl, logLevel: 'error', onConnectionChange: (state) => states.push(state) });
+    try {
+      await adapter.start(new ScriptedCore());
+      assert.deepEqual(states, [], 'start-up itself is reported by start(), not here');
+      const opens = fake.callsTo('apps.connections.open').length;
+      fake.socketMode.disconnectAll();
+      await fake.waitFor(() => states.at(-1) === 'connected', 15_000, 'the reconnect');
+      assert.equal(states[0], 'reconnecting');
+      assert.ok(fake.callsTo('apps.connections.open').length > opens, 'a fresh connection URL was asked for');
+      await adapter.stop();
+      assert.equal(states.at(-1), 'connected', 'a deliberate stop is not a lost connection');
+    } finally {
+      await adapter.stop();
+      await fake.close();
+    }
+  });
+});
+
 describe('HTTP mode adapter', () => {
   const core = new ScriptedCore();
   let h: SlackHarness;

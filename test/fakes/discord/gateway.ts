@@ -68,6 +68,14 @@ export class FakeGateway {
     for (const s of this.liveSessions) s.ws!.send(JSON.stringify({ op: 7, d: null, s: null, t: null }));
   }
 
+  /**
+   * Closes every live connection with a gateway close code, as Discord does: 4000–4003 and 4005–4009 let the client
+   * resume or re-identify; 4004 (authentication failed) and 4010–4014 end the session for good.
+   */
+  closeSessions(code: number, reason = 'closed by the fake'): void {
+    for (const s of this.liveSessions) s.ws!.close(code, reason);
+  }
+
   close(): void {
     for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();

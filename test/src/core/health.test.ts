@@ -26,6 +26,18 @@ test('starting until the engine is loaded and every platform connected, then ok'
   });
 });
 
+test('a connection lost after start degrades the status until it is back', () => {
+  const health = new Health();
+  health.engine(model);
+  health.platform('discord', 'connected');
+  health.platform('discord', 'reconnecting');
+  assert.equal(health.report().status, 'degraded');
+  health.platform('discord', 'connected');
+  assert.equal(health.report().status, 'ok');
+  health.platform('discord', 'disconnected', 'the gateway closed with code 4004');
+  assert.deepEqual(health.report(), { ...health.report(), status: 'degraded', platforms: { discord: { state: 'disconnected', detail: 'the gateway closed with code 4004' } } });
+});
+
 test('a failed platform or an unloaded engine is reported, and stopping wins', () => {
   const health = new Health();
   health.engine(model);
