@@ -33,7 +33,8 @@ async function startBot(env: Record<string, string>): Promise<Bot> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const url = /Playground: (http:\/\/\S+)/.exec(output)?.[1];
-    if (url) return { child, url, output: () => output, exited };
+    // The log line is written asynchronously (pino), so it may come after the banner: wait for both.
+    if (url && output.includes('imagine-bot is running')) return { child, url, output: () => output, exited };
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the bot did not start:\n${output}`);
     await new Promise((r) => setTimeout(r, 50));
   }
