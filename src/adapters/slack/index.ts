@@ -68,6 +68,7 @@ export class SlackAdapter implements Adapter {
 
   async start(core: BotCore): Promise<void> {
     const o = this.o;
+    this.#stopping = false;
     const retry = { ...defaultRetry, ...o.retry };
     // deferInitialization: otherwise Bolt calls auth.test in its constructor and a bad token becomes an unhandled
     // rejection that takes the whole process (and the other platforms) down.
