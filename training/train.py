@@ -1,6 +1,6 @@
 """Trains the embedded model in resumable stages: data -> vae -> latents -> unet.
 
-Usage: [TRAIN_RUN=v2|v1] /usr/bin/python3 training/train.py [stage ...]   (no stage = all, in order)
+Usage: [TRAIN_RUN=v3|v2|v1] /usr/bin/python3 training/train.py [stage ...]   (no stage = all, in order)
 Every stage skips itself when its output exists, and the two training stages checkpoint every few minutes
 and resume from there with their RNG states, so an interrupted run continues where it was.
 data, the VAE (training/runs/vae_final.pt) and the latents cache are shared by all runs; each run has its own
@@ -35,15 +35,19 @@ BUCKETS = {  # name: (width, height, count, batch size)
 BUCKET_P = {'64x64': 0.8, '96x64': 0.08, '64x96': 0.08, '128x128': 0.04}
 VAE_STEPS, VAE_BATCH, VAE_CROP = 3000, 32, 32
 UNET_STEPS = int(os.environ.get('UNET_STEPS', 8000))
-# v1 = the shipped models/shapes-ldm-v1 (kept reproducible); v2 adds position information to the UNet (issue 3).
+# v1 = models/shapes-ldm-v1 (first release, kept reproducible); v2 adds position information to the UNet;
+# v3 also trains with multi-resolution noise (issue 3: v1 and v2 ignore position words, see pyramid_noise).
 RUNS_CONFIG = {
-    'v1': dict(dir=RUNS, name='shapes-ldm-v1', unet=dict(coords=False)),
-    'v2': dict(dir=os.path.join(RUNS, 'v2'), name='shapes-ldm-v2', unet=dict(coords=True)),
+    'v1': dict(dir=RUNS, name='shapes-ldm-v1', unet=dict(coords=False), noise='white'),
+    'v2': dict(dir=os.path.join(RUNS, 'v2'), name='shapes-ldm-v2', unet=dict(coords=True), noise='white'),
+    'v3': dict(dir=os.path.join(RUNS, 'v3'), name='shapes-ldm-v3', unet=dict(coords=True), noise='pyramid'),
 }
-RUN = os.environ.get('TRAIN_RUN', 'v2')
+RUN = os.environ.get('TRAIN_RUN', 'v3')
 if RUN not in RUNS_CONFIG:
     sys.exit(f'Expected `TRAIN_RUN` to be one of {", ".join(RUNS_CONFIG)}, got `{RUN}`')
 RUN_DIR, RUN_NAME, UNET_CONFIG = RUNS_CONFIG[RUN]['dir'], RUNS_CONFIG[RUN]['name'], RUNS_CONFIG[RUN]['unet']
+NOISE = RUNS_CONFIG[RUN]['noise']
+PYRAMID_DISCOUNT = 0.8
 RUN_DIR = os.environ.get('TRAIN_RUN_DIR', RUN_DIR)  # e.g. a scratch directory for a short sanity run
 CHECKPOINT_EVERY_S = 180
 CAPTION_DROPOUT = 0.1
@@ -219,6 +223,28 @@ class CaptionBatcher:
         return self.cache[text]
 
 
+def pyramid_noise(x0):
+    """Training noise with extra low-frequency energy (multi-resolution noise: white noise plus upsampled noise at
+    1/2, 1/4, ... of the latent size, weighted discount**level, rescaled to unit variance per sample).
+
+    Why: SD's scaled_linear schedule keeps sqrt(alpha_bar) = 0.068 of the image at t = 999, and an object here is a
+    big low-frequency blob, so with white noise its place stays readable from x_t even at the noisiest step. The
+    UNet then learns to take the layout from the noise and never needs the prompt's position words (v1 and v2 drew
+    the same picture for `at the top left` and `at the bottom right`). Low-frequency noise hides that leak, so the
+    layout has to come from the text. Sampling is unchanged: the engine still starts from white noise."""
+    b, c, h, w = x0.shape
+    noise = torch.randn_like(x0)
+    level = 1
+    while True:
+        hh, ww = max(1, h >> level), max(1, w >> level)
+        low = torch.randn(b, c, hh, ww)
+        noise = noise + F.interpolate(low, size=(h, w), mode='bilinear', align_corners=False) * PYRAMID_DISCOUNT ** level
+        if hh == 1 and ww == 1:
+            break
+        level += 1
+    return noise / noise.std(dim=(1, 2, 3), keepdim=True)
+
+
 def unet_config_of(checkpoint):
     """v1's checkpoints predate the config and have no coordinates."""
     return checkpoint.get('unet_config', dict(coords=False))
@@ -263,7 +289,7 @@ def stage_unet():
         step = s['step']
         set_rng_state(s['rng'], py)
         log(f'unet: resumed at step {step}')
-    log(f'unet: run {RUN} in {RUN_DIR}, config {UNET_CONFIG}, {n_params(unet)} params, '
+    log(f'unet: run {RUN} in {RUN_DIR}, config {UNET_CONFIG}, noise {NOISE}, {n_params(unet)} params, '
         f'text encoder {n_params(te)}, {UNET_STEPS} steps')
     ac = sd_alphas_cumprod()
     snr = ac / (1 - ac)
@@ -282,7 +308,7 @@ def stage_unet():
         texts = ['' if py.random() < CAPTION_DROPOUT else world.caption(py, scenes[k][i]) for i in idx]
         ids = torch.tensor([caps.ids(t) for t in texts], dtype=torch.int64)
         x0 = latents[k][idx]
-        noise = torch.randn_like(x0)
+        noise = pyramid_noise(x0) if NOISE == 'pyramid' else torch.randn_like(x0)
         t = torch.randint(0, 1000, (bs,))
         a = ac[t][:, None, None, None]
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
