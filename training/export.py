@@ -1,6 +1,6 @@
 """Exports the trained model to ONNX in the diffusers/optimum layout under models/<name>/.
 
-Usage: [TRAIN_RUN=v2|v1] /usr/bin/python3 training/export.py [--checkpoint training/runs/v2/unet.pt] [--out DIR]
+Usage: [TRAIN_RUN=v4|v3|v2|v1] /usr/bin/python3 training/export.py [--checkpoint training/runs/v4/unet.pt] [--out DIR]
 Without --checkpoint it takes the run's unet_final.pt (EMA weights), or the EMA weights of its latest unet.pt;
 --out defaults to models/<the run's name> (v1 -> shapes-ldm-v1, v2 -> shapes-ldm-v2). The UNet's architecture
 (coords or not) comes from the checkpoint and is written to unet/config.json as `imagine_coords`.
@@ -19,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import clip_tokenizer  # noqa: E402
 from models import VAE, TextEncoder, UNet  # noqa: E402
-from train import DATA, RUN_DIR, RUN_NAME, RUNS, TOKENIZER_DIR, unet_config_of  # noqa: E402
+from train import DATA, RUN_DIR, RUN_NAME, RUNS, TOKENIZER_DIR, prediction_of, unet_config_of  # noqa: E402
 
 NAME = RUN_NAME
 ROOT = os.path.dirname(HERE)
@@ -76,8 +76,8 @@ def export(module, args, path, inputs, outputs, axes):
 def load_weights(checkpoint):
     s = torch.load(checkpoint)
     if 'ema_unet' in s:
-        return s['ema_unet'], s['ema_te'], s['step'], unet_config_of(s)
-    return s['unet'], s['te'], s['step'], unet_config_of(s)
+        return s['ema_unet'], s['ema_te'], s['step'], unet_config_of(s), prediction_of(s)
+    return s['unet'], s['te'], s['step'], unet_config_of(s), prediction_of(s)
 
 
 def main():
@@ -87,7 +87,7 @@ def main():
     a = ap.parse_args()
     ckpt = a.checkpoint or next(p for p in (os.path.join(RUN_DIR, 'unet_final.pt'), os.path.join(RUN_DIR, 'unet.pt'))
                                 if os.path.exists(p))
-    unet_sd, te_sd, step, unet_cfg = load_weights(ckpt)
+    unet_sd, te_sd, step, unet_cfg, prediction = load_weights(ckpt)
     with open(os.path.join(DATA, 'latent_stats.json')) as f:
         stats = json.load(f)
     tok = clip_tokenizer.ClipTokenizer(TOKENIZER_DIR)
@@ -131,14 +131,14 @@ def main():
         'imagine_defaults': DEFAULTS,
         'imagine_training_step': step,
     }, 'model_index.json')
-    dump(SCHEDULER, 'scheduler', 'scheduler_config.json')
+    dump({**SCHEDULER, 'prediction_type': prediction}, 'scheduler', 'scheduler_config.json')
     dump({'_class_name': 'CLIPTextModel', 'architectures': ['ImagineShapesTextEncoder'], 'hidden_size': 128,
           'num_hidden_layers': len(te.layers), 'num_attention_heads': 4, 'max_position_embeddings': seq,
           'vocab_size': vocab, 'bos_token_id': tok.bos, 'eos_token_id': tok.eos, 'pad_token_id': tok.eos},
          'text_encoder', 'config.json')
     dump({'_class_name': 'UNet2DConditionModel', 'sample_size': 16, 'in_channels': 4, 'out_channels': 4,
           'block_out_channels': [48, 96, 128], 'cross_attention_dim': 128, 'attention_head_dim': 4,
-          'prediction_type': 'epsilon', 'imagine_coords': unet_cfg['coords']}, 'unet', 'config.json')
+          'prediction_type': prediction, 'imagine_coords': unet_cfg['coords']}, 'unet', 'config.json')
     vae_cfg = {'_class_name': 'AutoencoderKL', 'sample_size': 64, 'in_channels': 3, 'out_channels': 3,
                'latent_channels': 4, 'block_out_channels': [32, 64, 64], 'scaling_factor': stats['scaling_factor'],
                'latent_rgb_factors': stats['latent_rgb_factors'], 'latent_rgb_bias': stats['latent_rgb_bias']}

@@ -1,6 +1,6 @@
 """Writes models/<name>/README.md (the model card) from the training stats and the evaluation results.
 
-Usage: [TRAIN_RUN=v2|v1] /usr/bin/python3 training/model_card.py [--results artifacts/eval-model/results.json] [--parity TEXT]
+Usage: [TRAIN_RUN=v4|v3|v2|v1] /usr/bin/python3 training/model_card.py [--results artifacts/eval-model/results.json] [--parity TEXT]
 """
 import argparse
 import json
@@ -11,7 +11,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import world  # noqa: E402
 from export import NAME, ROOT  # noqa: E402
-from train import BUCKETS, DATA, RUN, RUN_DIR, UNET_CONFIG, UNET_STEPS, VAE_STEPS  # noqa: E402
+from train import BUCKETS, DATA, NOISE, PREDICTION, PYRAMID_DISCOUNT, RUN, RUN_DIR, UNET_CONFIG, UNET_STEPS, VAE_STEPS  # noqa: E402
 
 
 def pct(x):
@@ -58,6 +58,20 @@ def main():
             'with\n  attention that carries no positional embedding, so it has almost no absolute-position signal to '
             'bind\n  `top left` / `on the right` to. Addressed by the v2 run (`TRAIN_RUN=v2 npm run train:model`, '
             'shapes-ldm-v2):\n  coordinate channels at `conv_in` and a 2-D position embedding in the attention blocks.\n')
+    if PREDICTION == 'v_prediction':
+        PREDICTION_MD = ('v prediction (an epsilon loss weighs an error in the image by the SNR, 0.005 at t = 999, so '
+                         'where the layout is decided the position words hardly pay; a v loss weighs it by SNR + 1), '
+                         'image-space loss weight min(SNR, 5) + 1')
+    else:
+        PREDICTION_MD = 'epsilon prediction, min-SNR-5 loss weighting'
+    if NOISE == 'pyramid':
+        NOISE_MD = (f'multi-resolution: white noise plus noise drawn at 1/2, 1/4, … of the latent size, upsampled and '
+                    f'weighted {PYRAMID_DISCOUNT}^level, rescaled to unit variance. SD\'s schedule leaves 0.068 of the '
+                    'image in x_t at t = 999 and the objects are big low-frequency blobs, so with white noise the '
+                    'layout stays readable from x_t and the UNet never learns the position words (v1, v2); the extra '
+                    'low-frequency noise hides it. Sampling is unchanged (white initial noise).')
+    else:
+        NOISE_MD = 'white (standard Gaussian).'
     if res:
         parts = ['The judge on the generator\'s own ground-truth images of the same prompts (its sanity check):', '',
                  table(res['judgeOnGroundTruth'])]
@@ -81,10 +95,10 @@ It only knows its world. Anything else in a prompt is ignored or produces shapes
 |---|---|---|
 | `tokenizer/` | CLIP-format BPE (`vocab.json`, `merges.txt`): 256 byte tokens, the same with `</w>`, merges that make each world word one token, then `<\\|startoftext\\|>`, `<\\|endoftext\\|>`; 32 tokens max, padded with `<\\|endoftext\\|>` | {sizes['tokenizer'] / 1e3:.0f} kB |
 | `text_encoder/model.onnx` | `input_ids` int32 [batch, 32] → `last_hidden_state` [batch, 32, 128]; 3-layer bidirectional transformer, width 128 | {sizes['text_encoder'] / 1e6:.1f} MB |
-| `unet/model.onnx` | `sample` [b,4,h/4,w/4], `timestep` int64 [1] (or [b]), `encoder_hidden_states` [b,32,128] → `out_sample` (epsilon); channels 48/96/128 at latent 16/8/4 (for 64×64), cross-attention at 8×8 and 4×4 and in the middle | {sizes['unet'] / 1e6:.1f} MB |
+| `unet/model.onnx` | `sample` [b,4,h/4,w/4], `timestep` int64 [1] (or [b]), `encoder_hidden_states` [b,32,128] → `out_sample` ({'v' if PREDICTION == 'v_prediction' else 'epsilon'}); channels 48/96/128 at latent 16/8/4 (for 64×64), cross-attention at 8×8 and 4×4 and in the middle | {sizes['unet'] / 1e6:.1f} MB |
 | `vae_decoder/model.onnx` | `latent_sample` [b,4,h/4,w/4] (unscaled) → `sample` [b,3,h,w] in [-1, 1] | {sizes['vae_decoder'] / 1e6:.1f} MB |
 | `vae_encoder/model.onnx` | `sample` [b,3,h,w] in [-1, 1] → `latent_sample` (the posterior mean, not a sample) | {sizes['vae_encoder'] / 1e6:.1f} MB |
-| `scheduler/scheduler_config.json` | EulerDiscrete on SD's `scaled_linear` 0.00085–0.012, 1000 steps, `leading` spacing with offset 1 (integer timesteps for every scheduler), epsilon | |
+| `scheduler/scheduler_config.json` | EulerDiscrete on SD's `scaled_linear` 0.00085–0.012, 1000 steps, `leading` spacing with offset 1 (integer timesteps for every scheduler), `prediction_type` {PREDICTION} | |
 | `model_index.json` | `OnnxStableDiffusionPipeline` plus `imagine_defaults` (20 steps, guidance 5, 64×64) | |
 
 The VAE `scaling_factor` is {stats['scaling_factor']:.5f} (1 / std of the training latents). `vae_decoder/config.json`
@@ -113,7 +127,8 @@ latents → unet → export, each skipped when done, checkpoints every 3 minutes
   L1 + MSE + 1e-5·KL, Adam 1e-3 cosine. Reconstruction mean abs error per bucket (/255): {', '.join(f'{k} {v:.2f}' for k, v in stats['reconstruction_error'].items())}.
 - Latents: the frozen encoder's posterior means, cached once.
 - UNet position information: {POSITION_MD}
-- Text encoder + UNet, jointly: epsilon prediction on SD's scaled_linear schedule, min-SNR-5 loss weighting, 10%
+- Training noise: {NOISE_MD}
+- Text encoder + UNet, jointly: {PREDICTION_MD} on SD's scaled_linear schedule, 10%
   caption dropout (empty prompt = the unconditional branch for classifier-free guidance), AdamW 6e-4 constant
   after 250 warm-up steps, batch 64 (44 for 96×64/64×96, 16 for 128×128), EMA 0.999; this export is step {step}
   (of {UNET_STEPS} planned).

@@ -38,9 +38,9 @@ def _from_onnx(module, path, prefix=''):
 
 
 def load_pipeline(model_dir=None, checkpoint=None):
-    """Returns (tokenizer, text_encoder, unet, decoder, scaling_factor)."""
+    """Returns (tokenizer, text_encoder, unet, decoder, scaling_factor, prediction_type)."""
     if checkpoint:
-        from train import RUNS, TOKENIZER_DIR, DATA, unet_config_of
+        from train import RUNS, TOKENIZER_DIR, DATA, prediction_of, unet_config_of
         tok = clip_tokenizer.ClipTokenizer(TOKENIZER_DIR)
         s = torch.load(checkpoint)
         te, unet, vae = TextEncoder(len(tok.encoder), tok.max_length), UNet(**unet_config_of(s)), VAE()
@@ -49,7 +49,7 @@ def load_pipeline(model_dir=None, checkpoint=None):
         vae.load_state_dict(torch.load(os.path.join(RUNS, 'vae_final.pt')))
         with open(os.path.join(DATA, 'latent_stats.json')) as f:
             scaling = json.load(f)['scaling_factor']
-        return tok, te.eval(), unet.eval(), vae.decoder.eval(), scaling
+        return tok, te.eval(), unet.eval(), vae.decoder.eval(), scaling, prediction_of(s)
     tok = clip_tokenizer.ClipTokenizer(os.path.join(model_dir, 'tokenizer'))
     te = _from_onnx(TextEncoder(len(tok.encoder), tok.max_length), os.path.join(model_dir, 'text_encoder', 'model.onnx'))
     with open(os.path.join(model_dir, 'unet', 'config.json')) as f:
@@ -59,7 +59,9 @@ def load_pipeline(model_dir=None, checkpoint=None):
     _from_onnx(vae.decoder, os.path.join(model_dir, 'vae_decoder', 'model.onnx'), 'decoder.')
     with open(os.path.join(model_dir, 'vae_decoder', 'config.json')) as f:
         scaling = json.load(f)['scaling_factor']
-    return tok, te, unet, vae.decoder, scaling
+    with open(os.path.join(model_dir, 'scheduler', 'scheduler_config.json')) as f:
+        prediction = json.load(f).get('prediction_type', 'epsilon')
+    return tok, te, unet, vae.decoder, scaling, prediction
 
 
 def alphas_cumprod():
@@ -115,7 +117,8 @@ SCHEDULERS = {'euler': Euler, 'ddim': DDIM}
 @torch.no_grad()
 def generate(pipe, prompt, seed, steps=20, guidance=5.0, n=1, width=64, height=64, scheduler='euler',
              negative_prompt=''):
-    tok, te, unet, dec, scaling = pipe
+    tok, te, unet, dec, scaling, prediction = pipe
+    ac = alphas_cumprod()
     sch = SCHEDULERS[scheduler](steps)
     cond = te(torch.tensor([tok(prompt)] * n, dtype=torch.int32))
     cfg = guidance > 1.0
@@ -129,6 +132,10 @@ def generate(pipe, prompt, seed, steps=20, guidance=5.0, n=1, width=64, height=6
         if cfg:
             u, c = out.chunk(2)
             out = u + guidance * (c - u)
+        if prediction == 'v_prediction':
+            # v -> epsilon on the DDPM-scale sample x_t (what both schedulers' scale() gives): eps = sqrt(a) v + sqrt(1-a) x_t
+            a = ac[int(t)]
+            out = a.sqrt() * out + (1 - a).sqrt() * sch.scale(x, i)
         x = sch.step(out, i, x)
     img = (dec(x / scaling) / 2 + 0.5).clamp(0, 1)
     return (img.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)

@@ -1,6 +1,6 @@
 """Trains the embedded model in resumable stages: data -> vae -> latents -> unet.
 
-Usage: [TRAIN_RUN=v3|v2|v1] /usr/bin/python3 training/train.py [stage ...]   (no stage = all, in order)
+Usage: [TRAIN_RUN=v4|v3|v2|v1] /usr/bin/python3 training/train.py [stage ...]   (no stage = all, in order)
 Every stage skips itself when its output exists, and the two training stages checkpoint every few minutes
 and resume from there with their RNG states, so an interrupted run continues where it was.
 data, the VAE (training/runs/vae_final.pt) and the latents cache are shared by all runs; each run has its own
@@ -36,17 +36,20 @@ BUCKET_P = {'64x64': 0.8, '96x64': 0.08, '64x96': 0.08, '128x128': 0.04}
 VAE_STEPS, VAE_BATCH, VAE_CROP = 3000, 32, 32
 UNET_STEPS = int(os.environ.get('UNET_STEPS', 8000))
 # v1 = models/shapes-ldm-v1 (first release, kept reproducible); v2 adds position information to the UNet;
-# v3 also trains with multi-resolution noise (issue 3: v1 and v2 ignore position words, see pyramid_noise).
+# v3 also trains with multi-resolution noise (see pyramid_noise); v4 also predicts v (see stage_unet). Issue 3:
+# v1-v3 drew the same picture whatever position words the prompt had.
 RUNS_CONFIG = {
-    'v1': dict(dir=RUNS, name='shapes-ldm-v1', unet=dict(coords=False), noise='white'),
-    'v2': dict(dir=os.path.join(RUNS, 'v2'), name='shapes-ldm-v2', unet=dict(coords=True), noise='white'),
-    'v3': dict(dir=os.path.join(RUNS, 'v3'), name='shapes-ldm-v3', unet=dict(coords=True), noise='pyramid'),
+    'v1': dict(dir=RUNS, name='shapes-ldm-v1', unet=dict(coords=False), noise='white', prediction='epsilon'),
+    'v2': dict(dir=os.path.join(RUNS, 'v2'), name='shapes-ldm-v2', unet=dict(coords=True), noise='white', prediction='epsilon'),
+    'v3': dict(dir=os.path.join(RUNS, 'v3'), name='shapes-ldm-v3', unet=dict(coords=True), noise='pyramid', prediction='epsilon'),
+    'v4': dict(dir=os.path.join(RUNS, 'v4'), name='shapes-ldm-v4', unet=dict(coords=True), noise='pyramid', prediction='v_prediction'),
 }
-RUN = os.environ.get('TRAIN_RUN', 'v3')
+RUN = os.environ.get('TRAIN_RUN', 'v4')
 if RUN not in RUNS_CONFIG:
     sys.exit(f'Expected `TRAIN_RUN` to be one of {", ".join(RUNS_CONFIG)}, got `{RUN}`')
 RUN_DIR, RUN_NAME, UNET_CONFIG = RUNS_CONFIG[RUN]['dir'], RUNS_CONFIG[RUN]['name'], RUNS_CONFIG[RUN]['unet']
 NOISE = RUNS_CONFIG[RUN]['noise']
+PREDICTION = RUNS_CONFIG[RUN]['prediction']
 PYRAMID_DISCOUNT = 0.8
 RUN_DIR = os.environ.get('TRAIN_RUN_DIR', RUN_DIR)  # e.g. a scratch directory for a short sanity run
 CHECKPOINT_EVERY_S = 180
@@ -250,6 +253,11 @@ def unet_config_of(checkpoint):
     return checkpoint.get('unet_config', dict(coords=False))
 
 
+def prediction_of(checkpoint):
+    """What the UNet outputs; checkpoints before v4 predate the key and predict epsilon."""
+    return checkpoint.get('prediction', 'epsilon')
+
+
 def build_text_encoder(vocab_size):
     return TextEncoder(vocab_size, clip_tokenizer.MAX_LENGTH)
 
@@ -279,8 +287,9 @@ def stage_unet():
     ckpt = os.path.join(RUN_DIR, 'unet.pt')
     if os.path.exists(ckpt):
         s = torch.load(ckpt)
-        if unet_config_of(s) != UNET_CONFIG:
-            sys.exit(f'{ckpt} was trained with unet_config {s.get("unet_config")}, run {RUN} expects {UNET_CONFIG}')
+        if unet_config_of(s) != UNET_CONFIG or prediction_of(s) != PREDICTION:
+            sys.exit(f'{ckpt} was trained with unet_config {s.get("unet_config")}, {prediction_of(s)}; '
+                     f'run {RUN} expects {UNET_CONFIG}, {PREDICTION}')
         unet.load_state_dict(s['unet'])
         te.load_state_dict(s['te'])
         ema_unet.load_state_dict(s['ema_unet'])
@@ -289,11 +298,17 @@ def stage_unet():
         step = s['step']
         set_rng_state(s['rng'], py)
         log(f'unet: resumed at step {step}')
-    log(f'unet: run {RUN} in {RUN_DIR}, config {UNET_CONFIG}, noise {NOISE}, {n_params(unet)} params, '
+    log(f'unet: run {RUN} in {RUN_DIR}, config {UNET_CONFIG}, noise {NOISE}, {PREDICTION}, {n_params(unet)} params, '
         f'text encoder {n_params(te)}, {UNET_STEPS} steps')
     ac = sd_alphas_cumprod()
     snr = ac / (1 - ac)
-    weight = torch.clamp(snr, max=MIN_SNR_GAMMA) / snr  # min-SNR-gamma weighting for epsilon prediction
+    if PREDICTION == 'v_prediction':
+        # Why v: an epsilon loss weighs an error in the predicted image by SNR, 0.005 at t = 999, so where the
+        # layout is decided the model gains almost nothing from the position words. A v loss weighs it by SNR + 1;
+        # the min-SNR clamp only damps the easy low-noise steps: image-space weight min(SNR, 5) + 1.
+        weight = (torch.clamp(snr, max=MIN_SNR_GAMMA) + 1) / (snr + 1)
+    else:
+        weight = torch.clamp(snr, max=MIN_SNR_GAMMA) / snr  # min-SNR-gamma weighting for epsilon prediction
     ema_pairs = [(e, m) for em, mm in ((ema_unet, unet), (ema_te, te)) for e, m in zip(em.parameters(), mm.parameters())]
     last_ckpt, t0, hist = time.time(), time.time(), []
     peak, warm = 6e-4, 250
@@ -313,7 +328,8 @@ def stage_unet():
         a = ac[t][:, None, None, None]
         xt = a.sqrt() * x0 + (1 - a).sqrt() * noise
         pred = unet(xt, t, te(ids))
-        loss = ((pred - noise) ** 2).mean(dim=(1, 2, 3))
+        target = a.sqrt() * noise - (1 - a).sqrt() * x0 if PREDICTION == 'v_prediction' else noise
+        loss = ((pred - target) ** 2).mean(dim=(1, 2, 3))
         loss = (loss * weight[t]).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -331,11 +347,12 @@ def stage_unet():
         if time.time() - last_ckpt > CHECKPOINT_EVERY_S or step == UNET_STEPS:
             state = dict(unet=unet.state_dict(), te=te.state_dict(), ema_unet=ema_unet.state_dict(),
                          ema_te=ema_te.state_dict(), opt=opt.state_dict(), step=step, rng=rng_state(py),
-                         unet_config=UNET_CONFIG)
+                         unet_config=UNET_CONFIG, prediction=PREDICTION)
             atomic_save(state, ckpt)
             last_ckpt = time.time()
             log(f'unet: checkpoint at step {step}')
-    atomic_save(dict(unet=ema_unet.state_dict(), te=ema_te.state_dict(), step=step, unet_config=UNET_CONFIG), final)
+    atomic_save(dict(unet=ema_unet.state_dict(), te=ema_te.state_dict(), step=step, unet_config=UNET_CONFIG,
+                     prediction=PREDICTION), final)
     log('unet: finished')
 
 
