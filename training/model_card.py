@@ -54,10 +54,13 @@ def main():
     else:
         POSITION_MD = 'none (shapes-ldm-v1: convolutions and attention without position embedding).'
         POSITION_LIMIT = (
-            '- **Position is not learned** (about chance on `position` prompts, target 80%): the UNet is convolutional '
-            'with\n  attention that carries no positional embedding, so it has almost no absolute-position signal to '
-            'bind\n  `top left` / `on the right` to. Addressed by the v2 run (`TRAIN_RUN=v2 npm run train:model`, '
-            'shapes-ldm-v2):\n  coordinate channels at `conv_in` and a 2-D position embedding in the attention blocks.\n')
+            '- **Position is not learned** (6.7% on `position` prompts, below chance; target 80%): at a given seed it draws\n'
+            "  the same layout for `at the top left` and `at the bottom right`. Why: SD's schedule leaves 0.068 of the image in\n"
+            '  x_t even at t = 999 and these objects are big low-frequency blobs, so in training the layout is always readable\n'
+            '  from the noisy latent, and an epsilon loss weighs an image error by the SNR (0.005 there), so the position words\n'
+            '  never pay. Not fixed by coordinate channels and a 2-D position embedding (run v2, checked at step 4211) nor by\n'
+            '  adding multi-resolution noise (v3, step 3718); run v4 adds v-prediction (`training/train.py`).\n'
+        )
     if PREDICTION == 'v_prediction':
         PREDICTION_MD = ('v prediction (an epsilon loss weighs an error in the image by the SNR, 0.005 at t = 999, so '
                          'where the layout is decided the position words hardly pay; a v loss weighs it by SNR + 1), '
