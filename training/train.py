@@ -233,8 +233,9 @@ def pyramid_noise(x0):
     Why: SD's scaled_linear schedule keeps sqrt(alpha_bar) = 0.068 of the image at t = 999, and an object here is a
     big low-frequency blob, so with white noise its place stays readable from x_t even at the noisiest step. The
     UNet then learns to take the layout from the noise and never needs the prompt's position words (v1 and v2 drew
-    the same picture for `at the top left` and `at the bottom right`). Low-frequency noise hides that leak, so the
-    layout has to come from the text. Sampling is unchanged: the engine still starts from white noise."""
+    the same picture for `at the top left` and `at the bottom right`). Low-frequency noise is meant to hide that leak
+    so that the layout has to come from the text; alone it did not (v3, epsilon loss). Sampling is unchanged: the
+    engine still starts from white noise."""
     b, c, h, w = x0.shape
     noise = torch.randn_like(x0)
     level = 1
