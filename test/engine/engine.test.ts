@@ -4,10 +4,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, test } from 'node:test';
 import { createEngine, defaultModelDir } from '../../engine/engine.ts';
 import type { WorkerEngine } from '../../engine/engine.ts';
-import { EngineError } from '../../engine/errors.ts';
 import { StableDiffusionPipeline } from '../../engine/pipeline.ts';
 import type { GenerateOptions, StepProgress } from '../../engine/types.ts';
-import { fixture, gradient, sameImage } from './helpers.ts';
+import { fixture, gradient, isCode, sameImage } from './helpers.ts';
 
 let engine: WorkerEngine;
 before(async () => {
@@ -16,15 +15,6 @@ before(async () => {
 after(() => engine.close());
 
 const base = { prompt: 'a lighthouse at dusk', seed: 7, numInferenceSteps: 4 } as const;
-
-function isCode(code: string, pattern?: RegExp) {
-  return (error: unknown) => {
-    assert.ok(error instanceof EngineError, `expected an EngineError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    if (pattern) assert.match(error.message, pattern);
-    return true;
-  };
-}
 
 test('the default model folder is the embedded model under models/ (training/export.py writes it)', () => {
   assert.match(defaultModelDir, /models[/\\]shapes-ldm-v1$/);

@@ -1,7 +1,9 @@
 // Shared test helpers for the engine: fixture paths and throwaway copies of fixture folders to break.
+import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { EngineError } from '../../engine/errors.ts';
 import type { RgbImage } from '../../engine/types.ts';
 
 export const fixturesDir = resolve(import.meta.dirname, '..', 'fixtures', 'models');
@@ -38,4 +40,14 @@ export function gradient(width: number, height: number): RgbImage {
     }
   }
   return { width, height, data };
+}
+
+/** For assert.rejects/throws: an EngineError with this code (and a message matching `pattern`). */
+export function isCode(code: string, pattern?: RegExp) {
+  return (error: unknown) => {
+    assert.ok(error instanceof EngineError, `expected an EngineError, got ${String(error)}`);
+    assert.equal(error.code, code);
+    if (pattern) assert.match(error.message, pattern);
+    return true;
+  };
 }

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { EngineError } from '../../engine/errors.ts';
 import { StableDiffusionPipeline } from '../../engine/pipeline.ts';
 import type { SchedulerName, StepProgress } from '../../engine/types.ts';
-import { fixture, gradient, meanAbsDiff, sameImage, variants } from './helpers.ts';
+import { fixture, gradient, isCode, meanAbsDiff, sameImage, variants } from './helpers.ts';
 
 let sd: StableDiffusionPipeline;
 before(async () => {
@@ -12,15 +11,6 @@ before(async () => {
 after(() => sd.release());
 
 const base = { prompt: 'a red circle on a blue square', seed: 42, numInferenceSteps: 4 } as const;
-
-function isCode(code: string, pattern?: RegExp) {
-  return (error: unknown) => {
-    assert.ok(error instanceof EngineError, `expected an EngineError, got ${String(error)}`);
-    assert.equal(error.code, code);
-    if (pattern) assert.match(error.message, pattern);
-    return true;
-  };
-}
 
 test('every fixture variant loads and generates a txt2img and an img2img image', async () => {
   for (const variant of variants) {
