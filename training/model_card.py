@@ -11,7 +11,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import world  # noqa: E402
 from export import NAME, ROOT  # noqa: E402
-from train import BUCKETS, DATA, NOISE, PREDICTION, PYRAMID_DISCOUNT, RUN, RUN_DIR, UNET_CONFIG, UNET_STEPS, VAE_STEPS  # noqa: E402
+from train import BUCKETS, DATA, NOISE, PREDICTION, PYRAMID_DISCOUNT, PYRAMID_FROM_T, RUN, RUN_DIR, UNET_CONFIG, UNET_STEPS, VAE_STEPS  # noqa: E402
 
 
 def pct(x):
@@ -73,6 +73,10 @@ def main():
                     'image in x_t at t = 999 and the objects are big low-frequency blobs, so with white noise the '
                     'layout stays readable from x_t and the UNet never learns the position words (v1, v2); the extra '
                     'low-frequency noise hides it. Sampling is unchanged (white initial noise).')
+    elif NOISE == 'pyramid-high':
+        NOISE_MD = (f'multi-resolution (discount {PYRAMID_DISCOUNT}) for t > {PYRAMID_FROM_T}, where the layout is '
+                    'decided (it hides the layout that SD\'s schedule leaves readable in x_t), white noise below, '
+                    'where the sampler meets white noise and the detail is drawn.')
     else:
         NOISE_MD = 'white (standard Gaussian).'
     if res:
