@@ -9,7 +9,7 @@ import { fromWireError } from './worker-protocol.ts';
 import type { FromWorker, ToWorker, WireGenerateOptions, WorkerInit } from './worker-protocol.ts';
 
 /** Folder name under models/ of the model the project ships (trained in training/); tests pass fixture dirs. */
-export const embeddedModelName = 'shapes-ldm-v1';
+export const embeddedModelName = 'shapes-ldm-v9';
 export const defaultModelDir = fileURLToPath(new URL(`../models/${embeddedModelName}`, import.meta.url));
 
 const workerUrl = new URL('./worker.ts', import.meta.url);

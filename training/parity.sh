@@ -4,7 +4,7 @@
 # 2/255 of the reference. Usage: bash training/parity.sh [model-dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL=${1:-models/shapes-ldm-v1}
+MODEL=${1:-models/shapes-ldm-v9}
 OUT=artifacts/parity
 PROMPT="a red circle on a blue background"
 status=0

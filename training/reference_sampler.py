@@ -2,7 +2,7 @@
 
 Usage:
   /usr/bin/python3 training/reference_sampler.py --prompt "a red circle on a blue background" --seed 42 \
-      [--model-dir models/shapes-ldm-v1 | --checkpoint training/runs/unet.pt] [--scheduler euler|ddim] \
+      [--model-dir models/shapes-ldm-v9 | --checkpoint training/runs/v4/unet.pt] [--scheduler euler|ddim] \
       [--steps 20] [--guidance 5] [--n 4] [--width 64 --height 64] [--out artifacts/reference]
 Weights come from the ONNX files themselves (initializers keep their PyTorch names), or from a training
 checkpoint's EMA weights. Latents of image i: torch.randn([1,4,h/4,w/4], generator=manual_seed(seed + i)).
@@ -19,16 +19,18 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import clip_tokenizer  # noqa: E402
-from models import VAE, TextEncoder, UNet  # noqa: E402
+from models import VAE, ExpertTextEncoder, ExpertUNet, TextEncoder, UNet  # noqa: E402
 
 ROOT = os.path.dirname(HERE)
-DEFAULT_MODEL = os.path.join(ROOT, 'models', 'shapes-ldm-v1')
+DEFAULT_MODEL = os.path.join(ROOT, 'models', 'shapes-ldm-v9')
 
 
 def _from_onnx(module, path, prefix=''):
     import onnx
     from onnx import numpy_helper
     inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(path).graph.initializer}
+    # export.store_half's float16 copies: the graph casts them back to float32, and so does this
+    inits.update({k[:-len('.fp16')]: v.astype(np.float32) for k, v in inits.items() if k.endswith('.fp16')})
     sd = module.state_dict()
     missing = [k for k in sd if prefix + k not in inits]
     if missing:
@@ -51,10 +53,17 @@ def load_pipeline(model_dir=None, checkpoint=None):
             scaling = json.load(f)['scaling_factor']
         return tok, te.eval(), unet.eval(), vae.decoder.eval(), scaling, prediction_of(s)
     tok = clip_tokenizer.ClipTokenizer(os.path.join(model_dir, 'tokenizer'))
-    te = _from_onnx(TextEncoder(len(tok.encoder), tok.max_length), os.path.join(model_dir, 'text_encoder', 'model.onnx'))
     with open(os.path.join(model_dir, 'unet', 'config.json')) as f:
-        coords = json.load(f).get('imagine_coords', False)  # absent in shapes-ldm-v1
-    unet = _from_onnx(UNet(coords=coords), os.path.join(model_dir, 'unet', 'model.onnx'))
+        unet_cfg = json.load(f)
+    te = TextEncoder(len(tok.encoder), tok.max_length)
+    if 'imagine_experts' in unet_cfg:
+        e = unet_cfg['imagine_experts']
+        te = ExpertTextEncoder(te, TextEncoder(len(tok.encoder), tok.max_length))
+        unet = ExpertUNet(UNet(coords=e['layout']['coords']), UNet(coords=e['detail']['coords']), e['t_from'], alphas_cumprod())
+    else:
+        unet = UNet(coords=unet_cfg.get('imagine_coords', False))  # absent in shapes-ldm-v1
+    te = _from_onnx(te, os.path.join(model_dir, 'text_encoder', 'model.onnx'))
+    unet = _from_onnx(unet, os.path.join(model_dir, 'unet', 'model.onnx'))
     vae = VAE()
     _from_onnx(vae.decoder, os.path.join(model_dir, 'vae_decoder', 'model.onnx'), 'decoder.')
     with open(os.path.join(model_dir, 'vae_decoder', 'config.json')) as f:

@@ -1,6 +1,6 @@
 """Trains the embedded model in resumable stages: data -> vae -> latents -> unet.
 
-Usage: [TRAIN_RUN=v8|v7|v6|v5|v4|v3|v2|v1] /usr/bin/python3 training/train.py [stage ...]   (no stage = all, in order)
+Usage: [TRAIN_RUN=v9|v8|v7|v6|v5|v4|v3|v2|v1] /usr/bin/python3 training/train.py [stage ...]   (no stage = all, in order)
 Every stage skips itself when its output exists, and the two training stages checkpoint every few minutes
 and resume from there with their RNG states, so an interrupted run continues where it was.
 data, the VAE (training/runs/vae_final.pt) and the latents cache are shared by all runs; each run has its own
@@ -44,7 +44,7 @@ RUNS_CONFIG = {
     'v4': dict(dir=os.path.join(RUNS, 'v4'), name='shapes-ldm-v4', unet=dict(coords=True), noise='pyramid', prediction='v_prediction',
                # v-prediction with this noise learns position late (19% at step 4797, 91% at 7930): a longer run
                unet_steps=12000),
-    # v4 with pyramid noise only where the layout is decided: v4's shapes stayed blobs (25% at step 7930), perhaps
+    # (stopped at step 1350 for v6-v9) v4 with pyramid noise only where the layout is decided: v4's shapes stayed blobs (25% at step 7930), perhaps
     # because pyramid noise carries less high-frequency noise than the white noise the sampler meets.
     'v5': dict(dir=os.path.join(RUNS, 'v5'), name='shapes-ldm-v5', unet=dict(coords=True), noise='pyramid-high', prediction='v_prediction',
                unet_steps=12000),
@@ -59,16 +59,22 @@ RUNS_CONFIG = {
     # drawn: v1 draws clean shapes and takes the layout from x_t, which by then holds the layout the text chose.
     'v7': dict(dir=os.path.join(RUNS, 'v7'), name='shapes-ldm-v7', unet=dict(coords=True), noise='pyramid', prediction='v_prediction',
                unet_steps=12000, phase2=dict(from_step=9584, noise='pyramid-high', pyramid_from_t=800, floor_low=0.0, floor_high=1.0)),
-    # v7's second phase from the start: no v4 phase.
+    # v7's second phase from the start: no v4 phase (stopped at step 950 for v9).
     'v8': dict(dir=os.path.join(RUNS, 'v8'), name='shapes-ldm-v8', unet=dict(coords=True), noise='pyramid-high', prediction='v_prediction',
                unet_steps=12000, phase2=dict(from_step=0, noise='pyramid-high', pyramid_from_t=800, floor_low=0.0, floor_high=1.0)),
+    # Expert denoisers by noise level (as eDiff-I): v4 for t >= 801, where sampling decides the layout, and v1 below,
+    # where it draws the shapes. v1-v8 each failed one of the two: v1 ignores position words, and a v4-family model
+    # still drew blobs after 2416 (v6) or 1462 (v7) steps of a low-noise recipe. Trains nothing of its own.
+    'v9': dict(dir=os.path.join(RUNS, 'v9'), name='shapes-ldm-v9', experts=dict(layout='v4', detail='v1', t_from=801)),
 }
-RUN = os.environ.get('TRAIN_RUN', 'v4')
+RUN = os.environ.get('TRAIN_RUN', 'v9')
 if RUN not in RUNS_CONFIG:
     sys.exit(f'Expected `TRAIN_RUN` to be one of {", ".join(RUNS_CONFIG)}, got `{RUN}`')
-RUN_DIR, RUN_NAME, UNET_CONFIG = RUNS_CONFIG[RUN]['dir'], RUNS_CONFIG[RUN]['name'], RUNS_CONFIG[RUN]['unet']
-NOISE = RUNS_CONFIG[RUN]['noise']
-PREDICTION = RUNS_CONFIG[RUN]['prediction']
+EXPERTS = RUNS_CONFIG[RUN].get('experts')
+RUN_DIR, RUN_NAME = RUNS_CONFIG[RUN]['dir'], RUNS_CONFIG[RUN]['name']
+UNET_CONFIG = RUNS_CONFIG[RUN].get('unet')
+NOISE = RUNS_CONFIG[RUN].get('noise')
+PREDICTION = RUNS_CONFIG[RUN].get('prediction')
 UNET_STEPS = int(os.environ.get('UNET_STEPS', RUNS_CONFIG[RUN].get('unet_steps', 8000)))
 PHASE2 = RUNS_CONFIG[RUN].get('phase2')
 PYRAMID_DISCOUNT = 0.8
@@ -286,6 +292,8 @@ def build_text_encoder(vocab_size):
 
 
 def stage_unet():
+    if EXPERTS:
+        sys.exit(f'Run {RUN} trains no UNet: it pairs runs {EXPERTS["layout"]} and {EXPERTS["detail"]} (training/train.sh trains both)')
     os.makedirs(RUN_DIR, exist_ok=True)
     final = os.path.join(RUN_DIR, 'unet_final.pt')
     if os.path.exists(final):
@@ -395,5 +403,8 @@ def stage_unet():
 STAGES = {'data': stage_data, 'vae': stage_vae, 'latents': stage_latents, 'unet': stage_unet}
 
 if __name__ == '__main__':
+    if sys.argv[1:] == ['--experts']:  # for train.sh: the runs whose UNets an experts run pairs
+        print(' '.join((EXPERTS['layout'], EXPERTS['detail'])) if EXPERTS else '')
+        sys.exit(0)
     for name in sys.argv[1:] or list(STAGES):
         STAGES[name]()

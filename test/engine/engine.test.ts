@@ -17,7 +17,7 @@ after(() => engine.close());
 const base = { prompt: 'a lighthouse at dusk', seed: 7, numInferenceSteps: 4 } as const;
 
 test('the default model folder is the embedded model under models/ (training/export.py writes it)', () => {
-  assert.match(defaultModelDir, /models[/\\]shapes-ldm-v1$/);
+  assert.match(defaultModelDir, /models[/\\]shapes-ldm-v9$/);
 });
 
 test('the worker engine gives exactly the in-process pipeline\'s images, and model info', async () => {

@@ -1,13 +1,15 @@
+// The shipped default model (models/, trained by training/): complete, small enough to commit, its tokenizer equal
+// to the Python one, and drawing what prompts ask as the evaluation's judge sees it.
 import assert from 'node:assert/strict';
 import { existsSync, statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ClipTokenizer, createEngine } from '../../engine/index.ts';
+import { ClipTokenizer, createEngine, defaultModelDir } from '../../engine/index.ts';
 import type { Engine } from '../../engine/index.ts';
 import { loadEvalSet, loadJudgeData } from '../../training/eval/eval-data.ts';
-import { Judge } from '../../training/eval/judge.ts';
+import { Judge, positionName } from '../../training/eval/judge.ts';
 
-const modelDir = join(import.meta.dirname, '../../models/shapes-ldm-v1');
+const modelDir = defaultModelDir;
 
 function folderBytes(dir: string): number {
   return readdirSync(dir, { withFileTypes: true }).reduce(
@@ -34,17 +36,18 @@ test('its tokenizer gives the ids the Python training tokenizer gave (one token 
 });
 
 let engine: Engine;
+let judge: Judge;
 before(async () => {
   engine = await createEngine({ modelDir });
+  const set = loadEvalSet();
+  const data = loadJudgeData();
+  judge = Judge.fit(set.palette, data.train.images, data.train.truths);
 });
 after(async () => {
   await engine.close();
 });
 
 test('it draws what the prompt asks, as the judge sees it', async () => {
-  const set = loadEvalSet();
-  const data = loadJudgeData();
-  const judge = Judge.fit(set.palette, data.train.images, data.train.truths);
   const { images } = await engine.generate({ prompt: 'a big red circle on a blue background', seed: 1, numImagesPerPrompt: 2 });
   assert.equal(images.length, 2);
   for (const img of images) {
@@ -52,6 +55,17 @@ test('it draws what the prompt asks, as the judge sees it', async () => {
     const a = judge.analyse(img);
     assert.equal(a.background, 'blue');
     assert.ok(a.objects.some((o) => o.colour === 'red' && o.shape === 'circle'), JSON.stringify(a.objects.map((o) => [o.colour, o.shape])));
+  }
+});
+
+test('it puts the object where the prompt says, with the same seeds', async () => {
+  for (const [phrase, place] of [['at the top left', 'top left'], ['at the bottom right', 'bottom right'], ['on the left', 'left'], ['at the top', 'top']] as const) {
+    const { images } = await engine.generate({ prompt: `a big yellow star ${phrase} on a purple background`, seed: 11, numImagesPerPrompt: 2 });
+    for (const img of images) {
+      const star = judge.analyse(img).objects.find((o) => o.colour === 'yellow');
+      assert.ok(star, `no yellow object for "${phrase}"`);
+      assert.equal(positionName(star.cx, star.cy, img.width, img.height), place, phrase);
+    }
   }
 });
 
