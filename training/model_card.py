@@ -130,8 +130,8 @@ def main():
             '  low-frequency blobs, so in training the layout is readable from the noisy latent and an epsilon loss (which\n'
             '  weighs an image error by the SNR, 0.005 there) never pays the position words. Multi-resolution noise with\n'
             '  v prediction (v4) learns them (position 100% at step 9584) but draws blobs (shape 27%): its x0 error at low\n'
-            '  noise is twice v1\'s and its text encoder moves 0.74 for a position word but 0.05 from `star` to `heart`\n'
-            '  (v1: 0.05 and 0.20). Continuing v4 from step 9584 with less weight on high noise (v6, 2416 steps) or with\n'
+            '  noise is about twice v1\'s (0.0064 vs 0.0033 at t = 50) and its text encoder moves 0.70 for a position\n'
+            '  phrase but 0.08 from `star` to `heart` (v1: 0.05 and 0.20; both from `training/probe.py`). Continuing v4 from step 9584 with less weight on high noise (v6, 2416 steps) or with\n'
             '  v1\'s recipe below t = 800 (v7, 1462 steps) left shapes at 26–27%; a smaller layout UNet (32/48/64 channels)\n'
             '  reading v1\'s frozen text encoder did not learn position in 3000 steps (6.7%).\n')
     card = f"""# {NAME}: the embedded shapes model
