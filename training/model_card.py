@@ -103,8 +103,9 @@ def main():
             f'(90%) but ignores position words (7%); together they meet every target. The switch was set a priori; '
             f'at 701 or 851 instead the guidance-5 figures move by at most 2.5 points (701: colour 97.7%, shape 86.5%, '
             f'position 100%; 851: 96.7%, 86.5%, 96.7%).',
-            '- Time: data, VAE and latents 29 min; then both runs\' UNets side by side, one core each (v1: 8000 steps, '
-            'v4: 12000 at 0.4–0.5 s a step, about 100 min), so about 2 h 10 min from scratch.']
+            '- Time: data, VAE and latents 29 min; then both runs\' UNets side by side, one core each, at 0.56–0.67 s '
+            'a step (measured), v1\'s 8000 steps in about 80 min and v4\'s last 4000 alone at 0.42 s in about 28 min: '
+            'about 2 h 15 min from scratch (an estimate from those rates; the runs were trained in pieces across sessions).']
         for role, e in (('layout expert', lay), ('detail expert', det)):
             position, noise, objective, steps = describe(e['run'])
             training_md += [f'- The {role} (run {e["run"]}): position information: {position} Training noise: '
