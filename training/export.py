@@ -187,8 +187,8 @@ def main():
          'text_encoder', 'config.json')
     dump({'_class_name': 'UNet2DConditionModel', 'sample_size': 16, 'in_channels': 4, 'out_channels': 4,
           'block_out_channels': [48, 96, 128], 'cross_attention_dim': hidden, 'attention_head_dim': 4,
-          'prediction_type': prediction, 'imagine_coords': unet_cfg['coords'],
-          **({'imagine_experts': experts} if experts else {})}, 'unet', 'config.json')
+          'prediction_type': prediction,
+          **({'imagine_experts': experts} if experts else {'imagine_coords': unet_cfg['coords']})}, 'unet', 'config.json')
     vae_cfg = {'_class_name': 'AutoencoderKL', 'sample_size': 64, 'in_channels': 3, 'out_channels': 3,
                'latent_channels': 4, 'block_out_channels': [32, 64, 64], 'scaling_factor': stats['scaling_factor'],
                'latent_rgb_factors': stats['latent_rgb_factors'], 'latent_rgb_bias': stats['latent_rgb_bias']}
