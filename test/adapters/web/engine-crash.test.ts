@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { openStream, post, startPlayground, tab } from './helpers.ts';
+import type { SseEvent } from './helpers.ts';
 
 test('a killed engine worker fails the running job clearly, restarts, and the queued job completes', async () => {
   const app = await startPlayground();
@@ -10,15 +11,22 @@ test('a killed engine worker fails the running job clearly, restarts, and the qu
   const stream = await openStream(app.url, me.tabId, me.guildId);
   try {
     await stream.next((e) => e.event === 'hello');
-    // At the doomed job's second step, the engine's debug hook makes the worker throw between two steps, as a native
-    // crash would end the thread (hooked at the engine's progress: the tiny model would finish before a round trip).
-    app.engine.onStep = (options, step) => {
-      if (options.prompt !== 'doomed' || step !== 2) return;
+    // Once the survivor waits behind the running doomed job, the engine's debug hook makes the worker throw between
+    // two steps, as a native crash would end the thread (hooked at the engine's progress, so the crash lands mid-job).
+    // The survivor is posted only when the doomed job runs: the two posts are handled concurrently after their acks.
+    let armed = false;
+    app.engine.onStep = (options) => {
+      if (options.prompt !== 'doomed' || !armed) return;
       app.engine.onStep = undefined;
       (app.engine.inner as unknown as { crashWorkerForTest(): void }).crashWorkerForTest();
     };
+    const isMessage = (title: string, state: string) => (e: SseEvent) =>
+      e.event === 'message' && e.data.title === title && e.data.state === state;
     await post(app.url, { ...me, text: '/imagine doomed --steps 150 --seed 1' });
+    await stream.next(isMessage('doomed', 'running'));
     await post(app.url, { ...me, text: '/imagine survivor --steps 10 --seed 2' });
+    await stream.next(isMessage('survivor', 'queued'));
+    armed = true;
 
     const failed = await stream.next((e) => e.event === 'message' && e.data.title === 'doomed' && !['queued', 'running'].includes(String(e.data.state)));
     assert.equal(failed.data.state, 'failed');

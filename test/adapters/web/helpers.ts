@@ -130,7 +130,7 @@ export async function openStream(url: string, tab: string, guild: string) {
         for (; read < events.length; read++) {
           if (predicate(events[read])) return events[read++];
         }
-        if (Date.now() > deadline) throw new Error(`no matching event within ${timeoutMs} ms; got ${events.map((e) => `${e.event}:${e.data.state ?? e.data.text ?? ''}`).join(', ')}`);
+        if (Date.now() > deadline) throw new Error(`no matching event within ${timeoutMs} ms; got ${events.map((e) => `${e.event}:${e.data.title ?? ''}:${e.data.state ?? e.data.text ?? ''}`).join(', ')}`);
         await new Promise<void>((resolve) => {
           waiters.push(resolve);
           setTimeout(resolve, 100);
