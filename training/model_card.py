@@ -104,9 +104,10 @@ def main():
             f'every target. The switch was set a priori; '
             f'at 701 or 851 instead the guidance-5 figures move by at most 2.5 points (701: colour 97.7%, shape 86.5%, '
             f'position 100%; 851: 96.7%, 86.5%, 96.7%).',
-            '- Time: data, VAE and latents 29 min; then both runs\' UNets side by side, one core each, at 0.56–0.67 s '
-            'a step (measured), v1\'s 8000 steps in about 80 min and v4\'s last 4000 alone at 0.42 s in about 28 min: '
-            'about 2 h 15 min from scratch (an estimate from those rates; the runs were trained in pieces across sessions).']
+            '- Time: data, VAE and latents 15 min (measured from scratch on an otherwise idle machine); then both runs\' '
+            'UNets side by side, one core each, at 0.56–0.67 s a step (measured), v1\'s 8000 steps in about 80 min and '
+            'v4\'s last 4000 alone at 0.42 s in about 28 min: about 2 h 5 min from scratch (the UNet part estimated from '
+            'those rates: the shipped runs were trained in pieces across sessions).']
         for role, e in (('layout expert', lay), ('detail expert', det)):
             position, noise, objective, steps = describe(e['run'])
             training_md += [f'- The {role} (run {e["run"]}): position information: {position} Training noise: '
@@ -139,7 +140,7 @@ def main():
     card = f"""# {NAME}: the embedded shapes model
 
 A small text-to-image latent diffusion model in the Stable Diffusion design, trained from scratch on two CPU
-cores in about two hours and a quarter on a procedural world of coloured shapes. It is imagine-bot's default model, the model the
+cores in about two hours on a procedural world of coloured shapes. It is imagine-bot's default model, the model the
 tests use, and the demo: it needs no download and draws prompts such as `a big red circle on a blue background`,
 `two small yellow stars on a black background` or `a green heart and a purple square`.
 
@@ -180,7 +181,9 @@ One command, fixed seeds, resumable: `TRAIN_RUN={RUN} npm run train:model` (`tra
 latents → unet → export, each skipped when done, checkpoints every 3 minutes in {checkpoint_dirs}
 (not committed; data, VAE and latents are shared by all runs in `training/data/` and `training/runs/`).
 - VAE: KL-regularised conv autoencoder, factor 4 (64×64 → 16×16×4), {VAE_STEPS} steps of 32 random 32×32 crops,
-  L1 + MSE + 1e-5·KL, Adam 1e-3 cosine. Reconstruction mean abs error per bucket (/255): {', '.join(f'{k} {v:.2f}' for k, v in stats['reconstruction_error'].items())}.
+  L1 + MSE + 1e-5·KL, Adam 1e-3 cosine. The shipped VAE's run was cut from 6000 to 3000 steps at step 1110 (its
+  cosine schedule changed mid-run), so a fresh run trains an equivalent VAE, not the same weights (64×64
+  reconstruction 2.84/255 against 2.69). Reconstruction mean abs error per bucket (/255): {', '.join(f'{k} {v:.2f}' for k, v in stats['reconstruction_error'].items())}.
 - Latents: the frozen encoder's posterior means, cached once.
 {chr(10).join(training_md)}
 - Text encoder + UNet, trained jointly on SD's scaled_linear schedule (1000 steps), 10% caption dropout (empty
