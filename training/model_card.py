@@ -122,11 +122,9 @@ def main():
         training_md = [f'- UNet position information: {position}', f'- Training noise: {noise}',
                        f'- Objective: {objective}; {steps} steps planned, this export is step {step}.']
         prediction = RUNS_CONFIG[RUN]['prediction']
-    limits_md = ''
     run_dirs = [EXPERTS['layout'], EXPERTS['detail']] if EXPERTS else [RUN]
     checkpoint_dirs = ' and '.join(f"`{os.path.relpath(RUNS_CONFIG[r]['dir'], ROOT)}/`" for r in run_dirs)
-    if EXPERTS:
-        limits_md = (
+    limits_md = '' if not EXPERTS else (
             '- Both UNets run at every step (the graph has no branch): a 2×2 grid took 386 ms against v1\'s 256 ms alone.\n'
             '- Why two experts. Run v1 (one UNet, white noise, epsilon) drew the same layout for `at the top left` and\n'
             "  `at the bottom right`: SD's schedule leaves 0.068 of the image in x_t at t = 999 and the objects are big\n"
@@ -134,9 +132,10 @@ def main():
             '  weighs an image error by the SNR, 0.005 there) never pays the position words. Multi-resolution noise with\n'
             '  v prediction (v4) learns them (position 100% at step 9584) but draws blobs (shape 27%): its x0 error at low\n'
             '  noise is about twice v1\'s (0.0064 vs 0.0033 at t = 50) and its text encoder moves 0.70 for a position\n'
-            '  phrase but 0.08 from `star` to `heart` (v1: 0.05 and 0.20; both from `training/probe.py`). Continuing v4 from step 9584 with less weight on high noise (v6, 2416 steps) or with\n'
-            '  v1\'s recipe below t = 800 (v7, 1462 steps) left shapes at 26–27%; a smaller layout UNet (32/48/64 channels)\n'
-            '  reading v1\'s frozen text encoder did not learn position in 3000 steps (6.7%).\n')
+            '  phrase but 0.08 from `star` to `heart` (v1: 0.05 and 0.20; both from `training/probe.py`). Continuing v4\n'
+            '  from step 9584 with less weight on high noise (v6, 2416 steps) or with v1\'s recipe below t = 800 (v7, 1462\n'
+            '  steps) left shapes at 26–27%; a smaller layout UNet (32/48/64 channels) reading v1\'s frozen text encoder\n'
+            '  did not learn position in 3000 steps (6.7%).\n')
     card = f"""# {NAME}: the embedded shapes model
 
 A small text-to-image latent diffusion model in the Stable Diffusion design, trained from scratch on two CPU

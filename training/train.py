@@ -44,8 +44,9 @@ RUNS_CONFIG = {
     'v4': dict(dir=os.path.join(RUNS, 'v4'), name='shapes-ldm-v4', unet=dict(coords=True), noise='pyramid', prediction='v_prediction',
                # v-prediction with this noise learns position late (19% at step 4797, 91% at 7930): a longer run
                unet_steps=12000),
-    # (stopped at step 1350 for v6-v9) v4 with pyramid noise only where the layout is decided: v4's shapes stayed blobs (25% at step 7930), perhaps
-    # because pyramid noise carries less high-frequency noise than the white noise the sampler meets.
+    # v4 with pyramid noise only where the layout is decided: v4's shapes stayed blobs (25% at step 7930), perhaps
+    # because pyramid noise carries less high-frequency noise than the white noise the sampler meets. Stopped at
+    # step 1350 for v6-v9.
     'v5': dict(dir=os.path.join(RUNS, 'v5'), name='shapes-ldm-v5', unet=dict(coords=True), noise='pyramid-high', prediction='v_prediction',
                unet_steps=12000),
     # v4 up to step 9584 (where it placed 100% of objects right), then a second phase for detail. v4 denoises half as
@@ -54,7 +55,7 @@ RUNS_CONFIG = {
     # sampler meets there. Steps before 9584 are v4's exactly (same random streams).
     'v6': dict(dir=os.path.join(RUNS, 'v6'), name='shapes-ldm-v6', unet=dict(coords=True), noise='pyramid', prediction='v_prediction',
                unet_steps=12000, phase2=dict(from_step=9584, noise='pyramid-high', pyramid_from_t=600, floor_low=0.1, floor_high=0.1)),
-    # v4 up to step 9584, then v4's recipe only where sampling decides the layout (t > 800: its first three steps)
+    # v4 up to step 9584, then v4's recipe only where sampling decides the layout (t > 800: its first four steps)
     # and v1's below (white noise, image-space weight min(SNR, 5), as epsilon with min-SNR-5), where the shapes are
     # drawn: v1 draws clean shapes and takes the layout from x_t, which by then holds the layout the text chose.
     'v7': dict(dir=os.path.join(RUNS, 'v7'), name='shapes-ldm-v7', unet=dict(coords=True), noise='pyramid', prediction='v_prediction',
@@ -343,13 +344,12 @@ def stage_unet():
         def weight_of(_floor):
             return torch.clamp(snr, max=MIN_SNR_GAMMA) / snr  # min-SNR-gamma weighting for epsilon prediction
 
-    def recipe(step):
-        """(noise kind, pyramid noise above this t, loss weight per t) at this step."""
-        if PHASE2 and step >= PHASE2['from_step']:
-            above = PHASE2['pyramid_from_t']
-            floor = torch.where(torch.arange(1000) > above, PHASE2['floor_high'], PHASE2['floor_low'])
-            return PHASE2['noise'], above, weight_of(floor)
-        return NOISE, PYRAMID_FROM_T, weight_of(1.0)
+    # (noise kind, pyramid noise above this t, loss weight per t) before and from PHASE2['from_step']
+    phase1 = (NOISE, PYRAMID_FROM_T, weight_of(1.0))
+    if PHASE2:
+        above = PHASE2['pyramid_from_t']
+        floor = torch.where(torch.arange(1000) > above, PHASE2['floor_high'], PHASE2['floor_low'])
+        phase2 = (PHASE2['noise'], above, weight_of(floor))
     ema_pairs = [(e, m) for em, mm in ((ema_unet, unet), (ema_te, te)) for e, m in zip(em.parameters(), mm.parameters())]
     last_ckpt, t0, hist = time.time(), time.time(), []
     peak, warm = 6e-4, 250
@@ -364,7 +364,7 @@ def stage_unet():
         texts = ['' if py.random() < CAPTION_DROPOUT else world.caption(py, scenes[k][i]) for i in idx]
         ids = torch.tensor([caps.ids(t) for t in texts], dtype=torch.int64)
         x0 = latents[k][idx]
-        noise_kind, pyramid_from_t, weight = recipe(step)
+        noise_kind, pyramid_from_t, weight = phase2 if PHASE2 and step >= PHASE2['from_step'] else phase1
         noise = pyramid_noise(x0) if noise_kind == 'pyramid' else torch.randn_like(x0)
         t = torch.randint(0, 1000, (bs,))
         if noise_kind == 'pyramid-high':  # drawn after t, so the earlier recipes keep their random streams
