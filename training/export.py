@@ -75,9 +75,19 @@ def export(module, args, path, inputs, outputs, axes):
                           opset_version=OPSET, do_constant_folding=False)
 
 
-def store_half(path):
-    """Stores the float32 weights of an ONNX file as float16, each followed by a Cast back to float32, so the file is
-    half the size while the graph, its inputs and outputs and its arithmetic stay float32 (onnxruntime folds the
+def scripted(unet, example):
+    """An ExpertUNet as TorchScript around its two traced experts, so that the export keeps its branch as an ONNX
+    `If` and each step runs one expert (tracing the whole would keep only the branch the example takes)."""
+    x, t, ctx = example
+    with torch.no_grad():
+        layout = torch.jit.trace(unet.layout.eval(), (x, t, ctx[:, :, :unet.split]))
+        detail = torch.jit.trace(unet.detail.eval(), (x, t, ctx[:, :, unet.split:]))
+    return torch.jit.script(ExpertUNet(layout, detail, unet.t_from, unet.alphas_cumprod, unet.split))
+
+
+def store_half(path, weights):
+    """Stores the float32 weights (the initializers named in `weights`) of an ONNX file as float16, each followed by a
+    Cast back to float32, so the file is half the size while the graph, its inputs and outputs and its arithmetic stay float32 (onnxruntime folds the
     casts at load). Why: the experts model's two UNets and text encoders would be 34 MB in float32, over the 25 MB
     budget. Initializers keep their names with a `.fp16` suffix; reference_sampler.py reads them back the same way."""
     import numpy as np
@@ -87,7 +97,7 @@ def store_half(path):
     g = m.graph
     inits, casts = [], []
     for i in g.initializer:
-        if i.data_type == TensorProto.FLOAT and np.prod(i.dims) > 1:
+        if i.name in weights and i.data_type == TensorProto.FLOAT:
             inits.append(numpy_helper.from_array(numpy_helper.to_array(i).astype(np.float16), i.name + '.fp16'))
             casts.append(helper.make_node('Cast', [i.name + '.fp16'], [i.name], to=TensorProto.FLOAT))
         else:
@@ -150,7 +160,8 @@ def main():
     export(te, (torch.ones(1, seq, dtype=torch.int32),), os.path.join(out, 'text_encoder', 'model.onnx'),
            ['input_ids'], ['last_hidden_state'], {'input_ids': {0: 'batch', 1: 'sequence'},
                                                   'last_hidden_state': {0: 'batch', 1: 'sequence'}})
-    export(unet, (torch.randn(2, 4, 16, 16), torch.tensor([500], dtype=torch.int64), torch.randn(2, seq, hidden)),
+    example = (torch.randn(2, 4, 16, 16), torch.tensor([500], dtype=torch.int64), torch.randn(2, seq, hidden))
+    export(scripted(unet, example) if experts else unet, example,
            os.path.join(out, 'unet', 'model.onnx'), ['sample', 'timestep', 'encoder_hidden_states'], ['out_sample'],
            {'sample': {0: 'batch', 2: 'height', 3: 'width'}, 'timestep': {0: 'timestep_batch'},
             'encoder_hidden_states': {0: 'batch', 1: 'sequence'}, 'out_sample': {0: 'batch', 2: 'height', 3: 'width'}})
@@ -162,8 +173,8 @@ def main():
                                            'latent_sample': {0: 'batch', 2: 'height', 3: 'width'}})
 
     if experts:
-        for part in ('text_encoder', 'unet'):
-            store_half(os.path.join(out, part, 'model.onnx'))
+        for part, module in (('text_encoder', te), ('unet', unet)):
+            store_half(os.path.join(out, part, 'model.onnx'), set(module.state_dict()))
 
     def dump(obj, *path):
         os.makedirs(os.path.join(out, *path[:-1]), exist_ok=True)

@@ -125,7 +125,6 @@ def main():
     run_dirs = [EXPERTS['layout'], EXPERTS['detail']] if EXPERTS else [RUN]
     checkpoint_dirs = ' and '.join(f"`{os.path.relpath(RUNS_CONFIG[r]['dir'], ROOT)}/`" for r in run_dirs)
     limits_md = '' if not EXPERTS else (
-            '- Both UNets run at every step (the graph has no branch): a 2×2 grid took 386 ms against v1\'s 256 ms alone.\n'
             '- Why two experts. Run v1 (one UNet, white noise, epsilon) drew the same layout for `at the top left` and\n'
             "  `at the bottom right`: SD's schedule leaves 0.068 of the image in x_t at t = 999 and the objects are big\n"
             '  low-frequency blobs, so in training the layout is readable from the noisy latent and an epsilon loss (which\n'

@@ -239,17 +239,19 @@ class ExpertUNet(nn.Module):
     """Two denoisers split by noise level, as eDiff-I's expert denoisers: `layout` (v-prediction) for timesteps >=
     t_from, where sampling decides where things go, and `detail` (epsilon) below, where it draws them; each reads its
     own half of ExpertTextEncoder's output. Exported as one UNet that predicts epsilon, so any diffusers-style sampler
-    runs it unchanged. Both run at every step (the graph has no branch)."""
+    runs it unchanged. Only one expert runs per call, chosen by the call's smallest timestep (samplers pass one
+    timestep for the whole batch); written for TorchScript so that the export keeps the branch (an ONNX `If`)."""
 
-    def __init__(self, layout, detail, t_from, alphas_cumprod, layout_ctx_dim=128):
+    t_from: int
+    split: int
+
+    def __init__(self, layout, detail, t_from: int, alphas_cumprod, layout_ctx_dim: int = 128):
         super().__init__()
         self.layout, self.detail, self.t_from, self.split = layout, detail, t_from, layout_ctx_dim
         self.register_buffer('alphas_cumprod', alphas_cumprod, persistent=False)
 
     def forward(self, x, t, ctx):
-        tb = t.reshape(-1).expand(x.shape[0])
-        a = self.alphas_cumprod[tb.long()][:, None, None, None]
-        v = self.layout(x, t, ctx[:, :, :self.split])
-        eps_layout = a.sqrt() * v + (1 - a).sqrt() * x  # v -> epsilon on x_t
-        eps_detail = self.detail(x, t, ctx[:, :, self.split:])
-        return torch.where((tb >= self.t_from)[:, None, None, None], eps_layout, eps_detail)
+        if bool(t.min() >= self.t_from):
+            a = self.alphas_cumprod[t.reshape(-1)].reshape(-1, 1, 1, 1)
+            return a.sqrt() * self.layout(x, t, ctx[:, :, :self.split]) + (1 - a).sqrt() * x  # v -> epsilon on x_t
+        return self.detail(x, t, ctx[:, :, self.split:])
