@@ -1,9 +1,10 @@
 """Exports the trained model to ONNX in the diffusers/optimum layout under models/<name>/.
 
-Usage: [TRAIN_RUN=v9|...|v1] /usr/bin/python3 training/export.py [--checkpoint training/runs/v4/unet.pt] [--out DIR]
+Usage: [TRAIN_RUN=v9|...|v1] /usr/bin/python3 training/export.py [--checkpoint training/runs/v4/unet.pt] [--detail-checkpoint F] [--out DIR]
 Without --checkpoint it takes the run's unet_final.pt (EMA weights), or the EMA weights of its latest unet.pt;
 --out defaults to models/<the run's name> (v9 -> shapes-ldm-v9). An experts run (v9) pairs two runs' final
-weights in one UNet and one text encoder (models.ExpertUNet); its --checkpoint replaces the layout expert's.
+weights in one UNet and one text encoder (models.ExpertUNet); its --checkpoint replaces the layout expert's,
+--detail-checkpoint the detail expert's (to evaluate a run in progress).
 The UNet's architecture (coords or not, experts) is written to unet/config.json as `imagine_coords` /
 `imagine_experts`. Initializers keep their PyTorch names (no constant folding; onnxruntime folds at load), so
 training/reference_sampler.py can rebuild the same networks from the ONNX files alone.
@@ -121,6 +122,7 @@ def load_weights(checkpoint):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--checkpoint')
+    ap.add_argument('--detail-checkpoint')
     ap.add_argument('--out', default=os.path.join(ROOT, 'models', NAME))
     a = ap.parse_args()
     with open(os.path.join(DATA, 'latent_stats.json')) as f:
@@ -137,8 +139,9 @@ def main():
 
     experts = None
     if EXPERTS:
-        parts = {k: networks(a.checkpoint if a.checkpoint and k == 'layout' else
-                             os.path.join(RUNS_CONFIG[EXPERTS[k]]['dir'], 'unet_final.pt')) for k in ('layout', 'detail')}
+        given = {'layout': a.checkpoint, 'detail': a.detail_checkpoint}
+        parts = {k: networks(given[k] or os.path.join(RUNS_CONFIG[EXPERTS[k]]['dir'], 'unet_final.pt'))
+                 for k in ('layout', 'detail')}
         (lu, lt, lstep, lcfg, lpred), (du, dt, dstep, dcfg, dpred) = parts['layout'], parts['detail']
         assert (lpred, dpred) == ('v_prediction', 'epsilon'), (lpred, dpred)
         unet, te = ExpertUNet(lu, du, EXPERTS['t_from'], sd_alphas_cumprod()), ExpertTextEncoder(lt, dt)

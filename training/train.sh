@@ -2,7 +2,9 @@
 # Trains the embedded model (training/train.py stages data -> vae -> latents -> unet), then exports it.
 # Fixed seeds; resumes from the run's latest checkpoint; finished stages skip themselves.
 #
-# Usage: [TRAIN_RUN=v9|...|v1] bash training/train.sh        (same as: npm run train:model)
+# Usage: [TRAIN_RUN=v10|v9|...|v1] bash training/train.sh        (same as: npm run train:model)
+#   TRAIN_RUN=v10: v9's two experts, each trained only on the timesteps it serves (v10l: t >= 801, 2500 steps;
+#                v10d: t <= 800, 6000 steps), side by side, then exported as one model.
 #   TRAIN_RUN=v9 (default, the shipped models/shapes-ldm-v9): two expert denoisers by noise level, v4's UNet for
 #                t >= 801 (where the layout is decided) and v1's below (where shapes are drawn); trains runs v4
 #                and v1 side by side (one core each), then exports them as one model.
@@ -16,6 +18,7 @@
 #   nohup setsid bash training/train.sh >> training/runs/train.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$(date +%s)
 mkdir -p training/runs
 PY=/usr/bin/python3
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
@@ -33,3 +36,4 @@ else
   $PY training/train.py data vae latents unet
 fi
 $PY training/export.py
+echo "$(date +%T) train.sh: TRAIN_RUN=$TRAIN_RUN done in $(( ($(date +%s) - started) / 60 )) min"
