@@ -72,9 +72,9 @@ RUNS_CONFIG = {
     # were half as fast as the ones it was measured on; all of v4's position learning came from t > 800 (19% of its
     # samples), and v1 spent a fifth of its samples on the layout expert's range.
     'v10l': dict(dir=os.path.join(RUNS, 'v10l'), name='shapes-ldm-v10l', unet=dict(coords=True), noise='pyramid',
-                 prediction='v_prediction', unet_steps=2500, t_range=(801, 999)),
+                 prediction='v_prediction', unet_steps=2000, t_range=(801, 999)),
     'v10d': dict(dir=os.path.join(RUNS, 'v10d'), name='shapes-ldm-v10d', unet=dict(coords=False), noise='white',
-                 prediction='epsilon', unet_steps=6000, t_range=(0, 800)),
+                 prediction='epsilon', unet_steps=5000, t_range=(0, 800)),
     'v10': dict(dir=os.path.join(RUNS, 'v10'), name='shapes-ldm-v10', experts=dict(layout='v10l', detail='v10d', t_from=801)),
 }
 RUN = os.environ.get('TRAIN_RUN', 'v9')
