@@ -4,7 +4,7 @@
 #
 # Usage: [TRAIN_RUN=v10|v9|...|v1] bash training/train.sh        (same as: npm run train:model)
 #   TRAIN_RUN=v10: v9's two experts, each trained only on the timesteps it serves (v10l: t >= 801, 2000 steps;
-#                v10d: t <= 800, 5000 steps), side by side, then exported as one model.
+#                v10d: t <= 800, 5000 steps): mostly empty backgrounds at 2000 + 2084 steps (train.py says more).
 #   TRAIN_RUN=v9 (default, the shipped models/shapes-ldm-v9): two expert denoisers by noise level, v4's UNet for
 #                t >= 801 (where the layout is decided) and v1's below (where shapes are drawn); trains runs v4
 #                and v1 side by side (one core each), then exports them as one model.
