@@ -7,7 +7,8 @@ import { after, before, test } from 'node:test';
 import { ClipTokenizer, createEngine, defaultModelDir } from '../../engine/index.ts';
 import type { Engine } from '../../engine/index.ts';
 import { loadEvalSet, loadJudgeData } from '../../training/eval/eval-data.ts';
-import { Judge, positionName } from '../../training/eval/judge.ts';
+import { Judge } from '../../training/eval/judge.ts';
+import { positionName } from '../../training/eval/score.ts';
 
 const modelDir = defaultModelDir;
 

@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import type { RgbImage } from '../../engine/index.ts';
-import type { EvalPrompt, Palette, TruthObject } from './judge.ts';
+import type { Palette, TruthObject } from './judge.ts';
+import type { EvalPrompt } from './score.ts';
 
 export const evalDir = new URL('.', import.meta.url);
 

@@ -8,8 +8,9 @@ import { parseArgs } from 'node:util';
 import { createEngine, encodePng } from '../../engine/index.ts';
 import type { RgbImage } from '../../engine/index.ts';
 import { loadEvalSet, loadJudgeData } from './eval-data.ts';
-import { Judge, score, summarise } from './judge.ts';
-import type { EvalPrompt, PromptScore, Summary } from './judge.ts';
+import { Judge } from './judge.ts';
+import { score, summarise } from './score.ts';
+import type { EvalPrompt, PromptScore, Summary } from './score.ts';
 import { tile } from './tile.ts';
 
 const { values } = parseArgs({

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { RgbImage } from '../../../engine/index.ts';
 import { loadEvalSet, loadJudgeData } from '../../../training/eval/eval-data.ts';
-import { Judge, positionName, score, segment, summarise } from '../../../training/eval/judge.ts';
+import { Judge, segment } from '../../../training/eval/judge.ts';
+import { positionName, score, summarise } from '../../../training/eval/score.ts';
 
 const set = loadEvalSet();
 const data = loadJudgeData();
