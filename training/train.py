@@ -68,7 +68,7 @@ RUNS_CONFIG = {
     # still drew blobs after 2416 (v6) or 1462 (v7) steps of a low-noise recipe. Trains nothing of its own.
     'v9': dict(dir=os.path.join(RUNS, 'v9'), name='shapes-ldm-v9', experts=dict(layout='v4', detail='v1', t_from=801)),
     # v9's experts, each trained only on the timesteps it serves, so no step is spent on noise levels the other
-    # expert handles. Why: v9's UNets run 8000 steps side by side, at least 4 h 15 min on the machine of
+    # expert handles. Why: v9's UNets run 8000 steps side by side, over 4 h on the machine of
     # 2026-12-07 (1.9 s a step side by side; 0.6 s where v9 was timed). Result (layout 2000 steps, detail at 2084
     # of 5000, guidance 5): colour 27.9%, shape 7.1%, position 1.7%; most images are an empty background. The
     # layout expert's x0 predictions at t 951-801 stay the average over places (faint objects in every corner),
